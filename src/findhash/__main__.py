@@ -1,0 +1,3 @@
+from findhash.cli import main
+
+main()
