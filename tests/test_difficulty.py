@@ -9,6 +9,7 @@ from findhash.difficulty import (
     expected_tries_all,
     probability_after,
     tries_for_probability,
+    tries_until_all_found,
 )
 
 
@@ -45,3 +46,19 @@ def test_many_equal_prefixes_cost_the_harmonic_number_times_one() -> None:
 def test_the_hardest_prefix_dominates_a_mixed_set() -> None:
     assert expected_tries_all([2, 3, 7]) == pytest.approx(16**7, rel=1e-2)
     assert expected_tries_all([]) == 0.0
+
+
+def test_tries_until_all_found_matches_one_prefix_alone() -> None:
+    for probability in (0.5, 0.9, 0.99):
+        assert tries_until_all_found([7], probability) == pytest.approx(
+            tries_for_probability(7, probability), rel=1e-4
+        )
+
+
+def test_tries_until_all_found_grows_with_the_number_of_prefixes() -> None:
+    one, many = tries_until_all_found([5], 0.9), tries_until_all_found([5] * 1000, 0.9)
+    # All of n equal prefixes within t tries: (1 - exp(-t/16**5))**n = 0.9.
+    expected = -math.log(1 - 0.9 ** (1 / 1000)) * 16**5
+    assert many == pytest.approx(expected, rel=1e-4)
+    assert many > one
+    assert tries_until_all_found([], 0.5) == 0.0

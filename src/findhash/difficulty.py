@@ -87,3 +87,25 @@ def _tail(counts: dict[int, int], tries: float) -> float:
             return 1.0
         log_all_found += n * math.log(found)
     return -math.expm1(log_all_found)
+
+
+def tries_until_all_found(digit_lengths: Iterable[int], probability: float) -> float:
+    """Tries after which every prefix of a set is found with the given chance."""
+    counts: dict[int, int] = {}
+    for digits in digit_lengths:
+        counts[digits] = counts.get(digits, 0) + 1
+    if not counts:
+        return 0.0
+    low, high = 0.0, max(expected_tries(digits) for digits in counts)
+    while _tail(counts, high) > 1.0 - probability:
+        high *= 2.0
+    # Bisect until the bounds agree to about nine significant digits.
+    for _ in range(200):
+        middle = (low + high) / 2.0
+        if _tail(counts, middle) > 1.0 - probability:
+            low = middle
+        else:
+            high = middle
+        if high - low <= high * 1e-9:
+            break
+    return high
