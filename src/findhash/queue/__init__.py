@@ -1,0 +1,47 @@
+"""The work queue: pending items, leased chunks, results; on Redis or on an SQLite file."""
+
+from __future__ import annotations
+
+from findhash.queue.base import (
+    DEFAULT_LEASE_TTL_S,
+    DEFAULT_MAX_ATTEMPTS,
+    DEFAULT_NAME,
+    Lease,
+    Queue,
+    QueueCounts,
+    QueueUnavailable,
+    WorkerStatus,
+)
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+__all__ = [
+    "Lease",
+    "Queue",
+    "QueueCounts",
+    "QueueUnavailable",
+    "WorkerStatus",
+    "connect",
+]
+
+
+def connect(
+    url_or_path: str,
+    name: str = DEFAULT_NAME,
+    lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
+    max_feasible_digits: int | None = 16,
+    *,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+) -> Queue:
+    """Open the queue at a Redis URL, or else in an SQLite file (a path or sqlite:///path)."""
+    if url_or_path.startswith(REDIS_SCHEMES):
+        from findhash.queue.redis_queue import RedisQueue
+
+        return RedisQueue(
+            url_or_path, name, lease_ttl_s, max_feasible_digits, max_attempts=max_attempts
+        )
+    from findhash.queue.sqlite_queue import SqliteQueue
+
+    return SqliteQueue(
+        url_or_path, name, lease_ttl_s, max_feasible_digits, max_attempts=max_attempts
+    )
