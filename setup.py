@@ -71,11 +71,12 @@ class BuildNative(build_ext):
             super().build_extension(ext)
         except BUILD_ERRORS as error:
             self._give_up(error)
+            # Nothing was built, so later steps (the in-place copy, the outputs) must skip it.
+            self.extensions = [other for other in self.extensions if other is not ext]
 
     def _give_up(self, error: BaseException) -> None:
         warn(
-            f"native kernel could not be built ({error}); "
-            "installing the pure-Python implementation"
+            f"native kernel could not be built ({error}); installing the pure-Python implementation"
         )
 
     def _optimize_flags(self) -> list[str]:

@@ -44,7 +44,9 @@ def nonce(index: int, alphabet: bytes) -> bytes:
 
 
 def digests(message: bytes, alphabet: bytes, start: int, count: int) -> list[bytes]:
-    return [hashlib.sha256(message + nonce(i, alphabet)).digest() for i in range(start, start + count)]
+    return [
+        hashlib.sha256(message + nonce(i, alphabet)).digest() for i in range(start, start + count)
+    ]
 
 
 def expected_hits(
@@ -112,7 +114,7 @@ def prefixes_for(draw: st.DrawFn, all_digests: list[bytes], max_targets: int) ->
     return draw(st.permutations(prefixes))
 
 
-def fitting_scan_settings(examples: int):  # type: ignore[no-untyped-def]
+def fitting_scan_settings(examples: int) -> settings:
     return settings(
         max_examples=examples,
         deadline=None,
@@ -156,9 +158,7 @@ def test_scan_finds_exactly_the_first_hits_hashlib_finds(data, message, alphabet
 
 @fitting_scan_settings(examples=150)
 @given(data=st.data(), message=messages(), alphabet=small_alphabets)
-def test_many_targets_go_through_the_bitmap_without_a_miss_or_a_false_hit(
-    data, message, alphabet
-):
+def test_many_targets_go_through_the_bitmap_without_a_miss_or_a_false_hit(data, message, alphabet):
     start, count = data.draw(ranges(alphabet, max_count=300))
     all_digests = digests(message, alphabet, start, count)
     prefixes = data.draw(prefixes_for(all_digests, max_targets=120))
@@ -202,7 +202,7 @@ def test_every_target_length_from_1_to_64_digits_is_matched_exactly():
     assert_every_kernel_matches(message, alphabet, start, count, prefixes[60:64])
 
 
-@pytest.mark.parametrize("length", BOUNDARY_LENGTHS + [191, 192, 250])
+@pytest.mark.parametrize("length", [*BOUNDARY_LENGTHS, 191, 192, 250])
 def test_message_lengths_around_block_boundaries(length):
     message = bytes((7 * i + 3) % 256 for i in range(length))
     alphabet = b"ab"
@@ -292,8 +292,8 @@ def test_targets_accept_every_length_from_1_to_64():
     assert len(native.Targets(["f" * n for n in range(1, 65)])) == 64
 
 
-def scan_args(**changes):  # type: ignore[no-untyped-def]
-    args = {
+def scan_args(**changes: object) -> dict[str, object]:
+    args: dict[str, object] = {
         "kernel": "portable",
         "message": b"",
         "alphabet": b"ab",

@@ -6,6 +6,7 @@
 #if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
 
 #include <cpuid.h>
+#include <stdint.h>
 
 enum {
     LEAF1_ECX_SSSE3 = 1u << 9,

@@ -1,8 +1,6 @@
 #ifndef FINDHASH_CPU_H
 #define FINDHASH_CPU_H
 
-#include <stdint.h>
-
 /* Instruction sets the kernels may use here: supported by the CPU and enabled by the OS. */
 struct fh_cpu {
     int shani;

@@ -34,7 +34,7 @@ static void detect_kernels(void)
         kernels_here[nkernels_here++] = &fh_kernel_avx2;
     }
 #endif
-    (void)cpu;
+    (void)cpu; /* unused when no instruction-set kernel is built in */
     kernels_here[nkernels_here++] = &fh_kernel_portable;
 }
 

@@ -65,8 +65,8 @@ FH_INLINE __m256i schedule(__m256i w[16], int t)
 /* Message words of one tail block: broadcast where all lanes agree, gathered elsewhere. */
 static void load_block(const struct fh_tail *tail, int block, __m256i w[16])
 {
-    const __m256i lane_stride = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i stride = _mm256_mullo_epi32(lane_stride, _mm256_set1_epi32(FH_TAIL_WORDS));
+    const int n = FH_TAIL_WORDS;
+    const __m256i lane_offsets = _mm256_setr_epi32(0, n, 2 * n, 3 * n, 4 * n, 5 * n, 6 * n, 7 * n);
     int first = block * FH_BLOCK_WORDS;
 
     for (int t = 0; t < FH_BLOCK_WORDS; t++) {
@@ -74,7 +74,7 @@ static void load_block(const struct fh_tail *tail, int block, __m256i w[16])
         const uint32_t *column = &tail->lanes[0][word];
 
         if (word >= tail->var_first && word < tail->var_first + tail->var_count) {
-            w[t] = _mm256_i32gather_epi32((const int *)column, stride, 4);
+            w[t] = _mm256_i32gather_epi32((const int *)column, lane_offsets, 4);
         } else {
             w[t] = _mm256_set1_epi32((int)*column);
         }
