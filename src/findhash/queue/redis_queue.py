@@ -136,26 +136,35 @@ class RedisQueue(Queue):
         if max_count < 1:
             raise ValueError(f"max_count must be at least 1, got {max_count}")
         for _ in range(MAX_INTAKE_ROUNDS):
-            known = json.dumps({sid: view.version for sid, view in self._spaces.items()})
             intake, raw_items, lease, poisoned = self._run(
                 "claim",
                 [
                     worker_id, max_count, _now_arg(now_ms), self._ttl_ms,
                     secrets.token_hex(12), secrets.token_hex(12), self.intake_batch,
-                    self.max_attempts, known, REAP_BATCH,
+                    self.max_attempts, self._known_versions(), REAP_BATCH,
                 ],
             )  # fmt: skip
             self._log_poison(poisoned)
             if intake is not None:
-                self._admit(intake, raw_items, now_ms)
+                lease = self._admit(intake, raw_items, now_ms, worker_id, max_count)
             if lease is not None:
                 return self._lease_from(lease, worker_id)
             if intake is None:
                 return None
         return None
 
-    def _admit(self, intake: bytes, raw_items: list[bytes], now_ms: int | None) -> None:
-        """Judge an intake's items here, in Python, and hand the verdicts to the admit script."""
+    def _known_versions(self) -> str:
+        return json.dumps({sid: view.version for sid, view in self._spaces.items()})
+
+    def _admit(
+        self,
+        intake: bytes,
+        raw_items: list[bytes],
+        now_ms: int | None,
+        worker_id: str,
+        max_count: int,
+    ) -> list[Any] | None:
+        """Judge an intake's items here, in Python; the admit script opens them and leases."""
         spaces: dict[str, dict[str, str]] = {}
         verdicts: list[dict[str, str]] = []
         for raw in raw_items:
@@ -172,13 +181,17 @@ class RedisQueue(Queue):
                 {"sid": verdict.space_id, "prefix": verdict.prefix, "stub": verdict.stub}
             )
         payload = records.dump({"spaces": spaces, "items": verdicts})
-        opened, failed, answered = self._run("admit", [intake, _now_arg(now_ms), payload])
+        args = [intake, _now_arg(now_ms), payload, worker_id, max_count, self._ttl_ms]
+        args += [secrets.token_hex(12), self._known_versions()]
+        opened, failed, answered, lease = self._run("admit", args)
         if opened < 0:
             log.debug("Intake of %d items was taken over by another claim.", len(raw_items))
-            return
-        log.debug("Admitted %d items, answered %d at once.", opened, answered)
+        else:
+            log.debug("Admitted %d items, answered %d at once.", opened, answered)
         if failed:
             log.info("%d items cannot be searched; see %s:failed for why.", failed, self.name)
+        result: list[Any] | None = lease
+        return result
 
     def _lease_from(self, reply: list[Any], worker_id: str) -> Lease:
         token, sid_bytes, seq, start, count, attempt, expires, version, params, members = reply

@@ -77,6 +77,7 @@ class SqliteQueue(Queue):
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         intake_batch: int = DEFAULT_INTAKE_BATCH,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> None:
         self.name = name
         self.path = file_path(path)
@@ -90,7 +91,7 @@ class SqliteQueue(Queue):
         self._spaces: dict[str, Space] = {}
         with _unavailable_as_queue_error(self.path):
             self.db = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+                self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
             )
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

@@ -159,3 +159,33 @@ local function lease_chunk(chunk, token, worker, expires)
   redis.call('HSET', K.leases, token, cjson.encode(chunk))
   redis.call('ZADD', K.lease_expiry, expires, token)
 end
+
+-- A lease as the caller receives it:
+--   {token, space id, seq, start (decimal text), count, attempt, expires (ms),
+--    version, parameters JSON | nil, {"<sid>:<prefix>"} | nil}
+-- Parameters come only for a space the caller does not know (`known` maps space
+-- ids to the prefix-set version the caller holds); members only when the
+-- version differs from the caller's.
+local function describe_lease(chunk, token, expires, known)
+  local version = tonumber(space_get(chunk.sid, 'version'))
+  local seen = known[chunk.sid]
+  local params, members = false, false
+  if seen ~= version then
+    members = all_members(K.targets, chunk.sid)
+  end
+  if seen == nil then
+    params = redis.call('HGET', K.spaces, chunk.sid)
+  end
+  return {token, chunk.sid, chunk.seq, chunk.start, chunk.count, chunk.attempts + 1,
+    expires, version, params, members}
+end
+
+-- Leases the next chunk: one handed back if any, else a new range.
+local function lease_next(worker, max_count, token, expires, known)
+  local chunk = next_returned(max_count) or next_new_chunk(max_count)
+  if not chunk then
+    return false
+  end
+  lease_chunk(chunk, token, worker, expires)
+  return describe_lease(chunk, token, expires, known)
+end

@@ -1,23 +1,33 @@
--- admit: the verdicts on an intake's items, as the caller's validation gave them.
+-- admit: the verdicts on an intake's items, as the caller's validation gave them,
+-- then a lease for the caller (the second half of a claim that took an intake).
 -- Valid items open their prefix in its space (or are answered at once when the
 -- prefix was already solved or proved absent there); invalid ones get a failed
 -- record. Either way nothing is left in the intake.
 --
 -- KEYS: the queue's key set, in the order of _keys.lua. This script touches
---   processing, results, failed, intake, intake_deadlines, spaces, space_state,
---   active, targets, target, finished, cycling, cohort, members.
+--   processing, results, failed, poison, intake, intake_deadlines, leases,
+--   lease_expiry, returned, spaces, space_state, active, targets, target,
+--   finished, outstanding, cycling, closing, cohort, members, stats.
 -- ARGV[1] intake token (from claim)
 -- ARGV[2] now (ms since the epoch), or "" for the server's clock
 -- ARGV[3] JSON {spaces: {sid: {params: JSON text, size: decimal text | ""}},
 --               items: [{sid, prefix, stub: JSON text} | {record: JSON text}]}
 --         with one verdict per intake item, in the intake's order
--- Returns {opened, failed, answered}: items that opened or joined a prefix, got
---   a failed record, got a record from an earlier outcome; {-1, 0, 0} when the
---   intake is unknown (its deadline passed and another claim took it over).
+-- ARGV[4] worker id (text, kept in the lease for operators)
+-- ARGV[5] most indices to lease (count)
+-- ARGV[6] lease time to live (ms)
+-- ARGV[7] token for the new lease (random text from the caller)
+-- ARGV[8] JSON {space id: prefix-set version} the caller already holds
+-- Returns {opened, failed, answered, lease | nil}: items that opened or joined
+--   a prefix, got a failed record, got a record from an earlier outcome;
+--   opened is -1 when the intake is unknown (its deadline passed and another
+--   claim took it over), and the lease is still given. The lease is as
+--   _chunks.lua's describe_lease gives it.
 --@include _keys.lua
 --@include _decimal.lua
 --@include _common.lua
 --@include _targets.lua
+--@include _chunks.lua
 
 local function ensure_space(sid, info)
   if redis.call('HSETNX', K.spaces, sid, info.params) == 1 then
@@ -62,49 +72,60 @@ local function answer_from_outcome(outcome_text, item, stub, now)
   end
 end
 
-local token, now = ARGV[1], now_ms(ARGV[2])
-local verdicts = cjson.decode(ARGV[3])
-local packed = redis.call('HGET', K.intake, token)
-if not packed then
-  return {-1, 0, 0}
+-- Adds the item to its prefix's waiting list (opening the prefix if need be);
+-- `changed` collects the targets to write back once, after the whole batch.
+local function join_target(item, verdict, spaces, changed)
+  local sid, member = verdict.sid, verdict.sid .. ':' .. verdict.prefix
+  local target = changed[member]
+  if not target then
+    local text = redis.call('HGET', K.target, member)
+    target = text and cjson.decode(text) or open_target(sid, verdict.prefix, spaces[sid])
+    changed[member] = target
+  end
+  local entry = {item = item, stub = verdict.stub, h0 = space_get(sid, 'hashed')}
+  target.items[#target.items + 1] = entry
 end
-local items = cmsgpack.unpack(packed)
-if #verdicts.items ~= #items then
-  return redis.error_reply('admit: ' .. #verdicts.items .. ' verdicts for ' .. #items .. ' items')
-end
-redis.call('HDEL', K.intake, token)
-redis.call('ZREM', K.intake_deadlines, token)
 
-local done, changed = {}, {}
-local opened, failed, answered = 0, 0, 0
-for i, item in ipairs(items) do
-  local verdict = verdicts.items[i]
-  if verdict.record then
-    redis.call('RPUSH', K.failed, splice(verdict.record, '"failed_at":' .. int_text(now)))
-    done[#done + 1] = item
-    failed = failed + 1
-  else
-    local sid, member = verdict.sid, verdict.sid .. ':' .. verdict.prefix
-    local outcome = redis.call('HGET', K.finished, member)
-    if outcome then
+local function admit(items, verdicts, now)
+  local done, changed = {}, {}
+  local counts = {0, 0, 0}
+  for i, item in ipairs(items) do
+    local verdict = verdicts.items[i]
+    local outcome = verdict.sid
+      and redis.call('HGET', K.finished, verdict.sid .. ':' .. verdict.prefix)
+    if verdict.record then
+      redis.call('RPUSH', K.failed, splice(verdict.record, '"failed_at":' .. int_text(now)))
+      done[#done + 1] = item
+      counts[2] = counts[2] + 1
+    elseif outcome then
       answer_from_outcome(outcome, item, verdict.stub, now)
       done[#done + 1] = item
-      answered = answered + 1
+      counts[3] = counts[3] + 1
     else
-      local target = changed[member]
-      if not target then
-        local text = redis.call('HGET', K.target, member)
-        target = text and cjson.decode(text)
-          or open_target(sid, verdict.prefix, verdicts.spaces[sid])
-        changed[member] = target
-      end
-      target.items[#target.items + 1] = {item = item, stub = verdict.stub, h0 = space_get(sid, 'hashed')}
-      opened = opened + 1
+      join_target(item, verdict, verdicts.spaces, changed)
+      counts[1] = counts[1] + 1
     end
   end
+  for member, target in pairs(changed) do
+    redis.call('HSET', K.target, member, cjson.encode(target))
+  end
+  remove_processing(done)
+  return counts
 end
-for member, target in pairs(changed) do
-  redis.call('HSET', K.target, member, cjson.encode(target))
+
+local token, now = ARGV[1], now_ms(ARGV[2])
+local verdicts = cjson.decode(ARGV[3])
+local counts = {-1, 0, 0}
+local packed = redis.call('HGET', K.intake, token)
+if packed then
+  local items = cmsgpack.unpack(packed)
+  if #verdicts.items ~= #items then
+    return redis.error_reply('admit: ' .. #verdicts.items .. ' verdicts for ' .. #items .. ' items')
+  end
+  redis.call('HDEL', K.intake, token)
+  redis.call('ZREM', K.intake_deadlines, token)
+  counts = admit(items, verdicts, now)
 end
-remove_processing(done)
-return {opened, failed, answered}
+local lease = lease_next(ARGV[4], tonumber(ARGV[5]), ARGV[7], now + tonumber(ARGV[6]),
+  cjson.decode(ARGV[8]))
+return {counts[1], counts[2], counts[3], lease}

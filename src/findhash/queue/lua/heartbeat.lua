@@ -16,8 +16,9 @@ local worker, now = ARGV[1], now_ms(ARGV[3])
 redis.call('HSET', K.workers, worker, splice(ARGV[2], '"last_seen_ms":' .. int_text(now)))
 redis.call('ZADD', K.workers_seen, now, worker)
 local cutoff = now - tonumber(ARGV[4])
-local silent = redis.call('ZRANGEBYSCORE', K.workers_seen, '-inf', '(' .. int_text(cutoff), 'LIMIT', 0,
-  tonumber(ARGV[5]))
+local limit = tonumber(ARGV[5])
+local silent = redis.call('ZRANGEBYSCORE', K.workers_seen, '-inf', '(' .. int_text(cutoff),
+  'LIMIT', 0, limit)
 for _, id in ipairs(silent) do
   redis.call('HDEL', K.workers, id)
   redis.call('ZREM', K.workers_seen, id)
