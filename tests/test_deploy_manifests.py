@@ -443,9 +443,16 @@ def test_clients_reach_redis_through_its_service():
     assert service["spec"].get("clusterIP") != "None"
     assert clients
     for where, container in clients:
-        value = next(v["value"] for v in container["env"] if v["name"] == "REDIS_URL")
-        url = urlsplit(expand(value, {name: "password" for name in secret_variables(container)}))
+        # Expanded as Kubernetes does: the password must be defined before the URL.
+        secrets = {
+            v["valueFrom"]["secretKeyRef"]["name"]: {v["valueFrom"]["secretKeyRef"]["key"]: "pw"}
+            for v in container["env"]
+            if "secretKeyRef" in v.get("valueFrom", {})
+        }
+        config_maps = {config_map()["metadata"]["name"]: config_map()["data"]}
+        url = urlsplit(container_environment(container, config_maps, secrets)["REDIS_URL"])
         assert url.scheme in ("redis", "rediss"), where
+        assert url.password == "pw", f"{where}: REDIS_URL does not carry the Secret's password"
         assert (url.hostname, url.port) == (service["metadata"]["name"], port["port"]), where
 
 
