@@ -23,10 +23,13 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FH_ALIGN(n) __attribute__((aligned(n)))
+#define FH_INLINE static inline __attribute__((always_inline))
 #elif defined(_MSC_VER)
 #define FH_ALIGN(n) __declspec(align(n))
+#define FH_INLINE static __forceinline
 #else
 #define FH_ALIGN(n)
+#define FH_INLINE static inline
 #endif
 
 extern const uint32_t fh_sha256_iv[8];

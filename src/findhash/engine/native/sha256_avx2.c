@@ -11,8 +11,6 @@
 
 #include <immintrin.h>
 
-#define FH_INLINE static inline __attribute__((always_inline))
-
 FH_INLINE __m256i add(__m256i x, __m256i y)
 {
     return _mm256_add_epi32(x, y);

@@ -15,8 +15,6 @@
 
 #include <immintrin.h>
 
-#define FH_INLINE static inline __attribute__((always_inline))
-
 struct shani_state {
     __m128i abef;
     __m128i cdgh;
