@@ -9,7 +9,10 @@ locked-down pods that only workers and labelled clients may connect to Redis fro
 from __future__ import annotations
 
 import itertools
+import os
 import re
+import subprocess
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +21,10 @@ from urllib.parse import urlsplit
 
 import kubernetes_validate
 import pytest
+import redis
 import yaml
+
+from tests.redis_server import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES_DIR = REPO_ROOT / "deploy" / "kubernetes"
@@ -631,3 +637,61 @@ def test_the_keda_network_policy_admits_only_the_keda_operator():
     assert set(peer) == {"namespaceSelector", "podSelector"}, "both, in one peer"
     assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "keda"}
     assert rule["ports"] == main["ingress"][0]["ports"]
+
+
+def test_redis_server_takes_the_manifest_arguments_and_passes_its_probes(tmp_path: Path):
+    container = redis_container()
+    password = "probe-password"
+    port = free_port()
+    argv = [expand(arg, {"REDIS_PASSWORD": password}) for arg in container["command"]]
+    argv += [expand(arg, {"REDIS_PASSWORD": password}) for arg in container["args"]]
+    argv[argv.index("--dir") + 1] = str(tmp_path)
+    server = subprocess.Popen(
+        [*argv, "--port", str(port), "--bind", "127.0.0.1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        client = redis.Redis(port=port, password=password, decode_responses=True)
+        wait_until_answering(client)
+        config = client.config_get("*")
+        probe_results = {
+            (probe, given): run_probe(container[probe], port, given)
+            for probe in ("readinessProbe", "livenessProbe")
+            for given in (password, "wrong-password")
+        }
+    finally:
+        server.kill()
+        server.wait()
+
+    assert (config["appendonly"], config["appendfsync"]) == ("yes", "always")
+    assert config["maxmemory-policy"] == "noeviction"
+    assert config["save"] == ""
+    assert config["requirepass"] == password
+    assert probe_results == {
+        ("readinessProbe", password): True,
+        ("readinessProbe", "wrong-password"): False,
+        ("livenessProbe", password): True,
+        ("livenessProbe", "wrong-password"): False,
+    }
+
+
+def wait_until_answering(client: redis.Redis[str], timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.05)
+
+
+def run_probe(probe: Manifest, port: int, password: str) -> bool:
+    """Run an exec probe against a local server; the probes name the default port."""
+    command = [
+        part.replace("-h 127.0.0.1", f"-h 127.0.0.1 -p {port}") for part in probe["exec"]["command"]
+    ]
+    environment = {**os.environ, "REDIS_PASSWORD": password}
+    result = subprocess.run(command, env=environment, capture_output=True, timeout=30)
+    return result.returncode == 0
