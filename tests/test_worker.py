@@ -1,0 +1,119 @@
+"""The worker as users run it: real `findhash worker` processes against a real redis-server."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from findhash.engine import available_kernels
+from findhash.space import Space
+from tests.redis_server import RedisServer
+
+WORKER = [sys.executable, "-m", "findhash", "--log-level", "debug", "worker", "--threads", "1"]
+
+
+def start_worker(server: RedisServer, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "REDIS_URL": server.url, "FINDHASH_LEASE_TTL_S": "5"}
+    with log.open("wb") as out:
+        return subprocess.Popen([*WORKER, *extra], env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def redis_cli(server: RedisServer, *args: str) -> str:
+    command = ["redis-cli", "-p", str(server.port), *args]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def records(server: RedisServer, key: str) -> list[dict[str, object]]:
+    return [json.loads(raw) for raw in server.client().lrange(key, 0, -1)]
+
+
+def assert_verified(record: dict[str, object]) -> None:
+    digest = hashlib.new(str(record["algorithm"]), str(record["input"]).encode()).hexdigest()
+    assert digest == record["digest"]
+    assert digest.startswith(str(record["prefix"]))
+
+
+def test_the_redis_cli_walkthrough_completes_with_two_workers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    redis_cli(redis_server, "rpush", "job", "0ce", "babaca", "00000")
+    assert redis_cli(redis_server, "lrange", "job", "0", "-1").split() == ["0ce", "babaca", "00000"]
+
+    workers = [start_worker(redis_server, tmp_path / f"worker{n}.log") for n in range(2)]
+
+    assert [worker.wait(timeout=300) for worker in workers] == [0, 0]
+    assert redis_cli(redis_server, "llen", "job").strip() == "0"
+    assert redis_cli(redis_server, "llen", "job:processing").strip() == "0"
+    results = records(redis_server, "job:results")
+    assert sorted(str(r["prefix"]) for r in results) == ["00000", "0ce", "babaca"]
+    for record in results:
+        assert_verified(record)
+
+
+def bounded_seven_digit_prefix() -> str:
+    """A 7-digit prefix whose first answer lies at most a few seconds of hashing in."""
+    last_index = 300_000_000 if available_kernels()[0] != "python" else 20_000_000
+    nonce = Space().nonce(last_index)
+    return hashlib.sha256(nonce.encode()).hexdigest()[:7]
+
+
+def test_two_workers_share_one_hard_prefix_and_a_late_worker_joins_at_once(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    redis_server.client().rpush("job", bounded_seven_digit_prefix())
+    first = start_worker(redis_server, tmp_path / "first.log")
+    wait_for_line(tmp_path / "first.log", "Leased")
+
+    late = start_worker(redis_server, tmp_path / "late.log")
+    wait_for_line(tmp_path / "late.log", "Leased")
+
+    assert first.wait(timeout=300) == 0
+    assert late.wait(timeout=300) == 0
+    [record] = records(redis_server, "job:results")
+    assert_verified(record)
+
+
+def wait_for_line(log: Path, text: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{log.name} has no line with {text!r} after {timeout_s} s:\n{log.read_text()}")
+
+
+def test_a_worker_sent_sigterm_hands_its_chunk_back_and_exits_143(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    client = redis_server.client()
+    client.rpush("job", "ffffffffffff")
+    worker = start_worker(redis_server, tmp_path / "worker.log")
+    wait_for_line(tmp_path / "worker.log", "Leased")
+
+    worker.send_signal(signal.SIGTERM)
+
+    # Not 0: a Job would take that as "all done" and replace no evicted pod.
+    assert worker.wait(timeout=10) == 143
+    log = (tmp_path / "worker.log").read_text()
+    assert "SIGTERM received" in log
+    assert "Handed back" in log
+    assert client.lrange("job:processing", 0, -1) == ["ffffffffffff"]
+
+
+def test_a_worker_exits_with_status_three_when_redis_never_answers(tmp_path: Path) -> None:
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:1/0"}
+    command = [*WORKER, "--connect-give-up-s", "2"]
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+    assert finished.returncode == 3
+    assert "retrying in" in finished.stderr
+    assert "gave up after 2 s" in finished.stderr
+    assert "Traceback" not in finished.stderr
