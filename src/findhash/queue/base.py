@@ -49,6 +49,20 @@ class Lease:
 
 
 @dataclass(frozen=True)
+class SpaceView:
+    """What a client last learnt of a space: its parameters and open prefixes at `version`.
+
+    The version changes whenever a prefix of the space opens or closes, so a
+    client that holds the current version need not fetch the prefixes again:
+    with 10,000 open prefixes that saves most of a claim's cost.
+    """
+
+    space: Space
+    version: int
+    prefixes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class QueueCounts:
     pending: int
     processing: int

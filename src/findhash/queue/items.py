@@ -83,7 +83,10 @@ def _parse(raw: str, max_feasible_digits: int | None) -> tuple[Space, str]:
         return space, parse_prefix(raw, space.algorithm, max_feasible_digits)
     try:
         fields = json.loads(raw)
-    except json.JSONDecodeError as error:
+    except RecursionError:
+        raise InvalidTarget("item looks like JSON but is nested too deeply to parse") from None
+    except ValueError as error:
+        # Besides syntax errors, json raises a plain ValueError for a number too long to convert.
         raise InvalidTarget(f"item looks like JSON but does not parse: {error}") from error
     if not isinstance(fields, dict):
         raise InvalidTarget("a JSON item must be an object")

@@ -13,7 +13,6 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -30,6 +29,7 @@ from findhash.queue.base import (
     Queue,
     QueueCounts,
     QueueUnavailable,
+    SpaceView,
     WorkerStatus,
 )
 from findhash.queue.redis_scripts import key_of, queue_keys, register_scripts
@@ -68,15 +68,6 @@ def _unavailable_as_queue_error(url: str) -> Iterator[None]:
         raise QueueUnavailable(f"Redis at {url} is unavailable: {error}") from error
 
 
-@dataclass(frozen=True)
-class _SpaceView:
-    """What this client last learnt of a space: its parameters and open prefixes."""
-
-    space: Space
-    version: int
-    prefixes: tuple[str, ...]
-
-
 class RedisQueue(Queue):
     def __init__(
         self,
@@ -99,7 +90,7 @@ class RedisQueue(Queue):
         )
         self.keys = queue_keys(name)
         self.scripts = register_scripts(self.client)
-        self._spaces: dict[str, _SpaceView] = {}
+        self._spaces: dict[str, SpaceView] = {}
         log.info("Using Redis queue %s at %s.", name, self.url)
 
     @property
@@ -202,7 +193,7 @@ class RedisQueue(Queue):
             prefixes = tuple(member[len(sid) + 1 :].decode() for member in members)
         else:
             prefixes = _known(view).prefixes
-        self._spaces[sid] = _SpaceView(space, int(version), prefixes)
+        self._spaces[sid] = SpaceView(space, int(version), prefixes)
         lease = Lease(
             token=token.decode(),
             space=space,
@@ -359,7 +350,7 @@ def _space_stats(sid: str, lengths: list[int], hashed: bytes, cursor: bytes) -> 
     }
 
 
-def _known(view: _SpaceView | None) -> _SpaceView:
+def _known(view: SpaceView | None) -> SpaceView:
     if view is None:
         raise RuntimeError("the claim script omitted a space this client does not know")
     return view

@@ -30,6 +30,7 @@ from findhash.queue.base import (
     Queue,
     QueueCounts,
     QueueUnavailable,
+    SpaceView,
     WorkerStatus,
 )
 from findhash.queue.sqlite_state import Chunk, State, Tables
@@ -88,7 +89,7 @@ class SqliteQueue(Queue):
         self.t = Tables(name)
         # One connection per queue object; the lock lets threads share it safely.
         self._lock = threading.Lock()
-        self._spaces: dict[str, Space] = {}
+        self._spaces: dict[str, SpaceView] = {}
         with _unavailable_as_queue_error(self.path):
             self.db = sqlite3.connect(
                 self.path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
@@ -169,26 +170,34 @@ class SqliteQueue(Queue):
         token = secrets.token_hex(12)
         expires_ms = state.now_ms + self._ttl_ms
         state.lease(chunk, token, worker_id, expires_ms)
-        space = self._spaces.get(chunk.sid)
-        if space is None:
-            space = Space(**json.loads(state.space_field(chunk.sid, "params")))
-            self._spaces[chunk.sid] = space
-        prefixes = state.db.execute(
-            f"SELECT prefix FROM {self.t.targets} WHERE sid = ? ORDER BY prefix", (chunk.sid,)
-        ).fetchall()
+        view = self._view(state, chunk.sid)
         log.debug("Leased %d candidates from %d.", chunk.count, chunk.start)
         return Lease(
             token=token,
-            space=space,
+            space=view.space,
             start=chunk.start,
             count=chunk.count,
-            prefixes=tuple(prefix for (prefix,) in prefixes),
+            prefixes=view.prefixes,
             space_id=chunk.sid,
             seq=chunk.seq,
             attempt=chunk.attempts + 1,
             worker_id=worker_id,
             expires_at_ms=expires_ms,
         )
+
+    def _view(self, state: State, sid: str) -> SpaceView:
+        """The space and its open prefixes, read again only when they changed."""
+        version = int(state.space_field(sid, "version"))
+        view = self._spaces.get(sid)
+        if view is not None and view.version == version:
+            return view
+        space = view.space if view else Space(**json.loads(state.space_field(sid, "params")))
+        rows = state.db.execute(
+            f"SELECT prefix FROM {self.t.targets} WHERE sid = ? ORDER BY prefix", (sid,)
+        ).fetchall()
+        view = SpaceView(space, version, tuple(prefix for (prefix,) in rows))
+        self._spaces[sid] = view
+        return view
 
     def renew(self, lease: Lease, now_ms: int | None = None) -> bool:
         with self._state(now_ms) as state:
