@@ -1,0 +1,1 @@
+"""A fault-injection harness: real worker processes, a real queue, faults on a schedule."""
