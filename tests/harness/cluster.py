@@ -391,7 +391,11 @@ class Cluster:
     def _allowed_statuses(run: Run) -> tuple[int, ...]:
         # SIGTERM hands the work back and exits 143 (0 when the queue was complete
         # already), so that a Job does not take an evicted pod's exit as the end.
-        return (0, TERMINATED_STATUS) if "SIGTERM" in run.signals else (0,)
+        # A worker still starting up has no handler yet and dies of the signal,
+        # which Kubernetes also reports as 143.
+        if "SIGTERM" in run.signals:
+            return (0, TERMINATED_STATUS, -signal.SIGTERM)
+        return (0,)
 
     def _figures(self, tally: Tally, wall_s: float) -> Figures:
         return Figures(

@@ -57,8 +57,11 @@ def item_key(raw: RawItem) -> ItemKey:
 
 
 def record_key(record: dict[str, Any]) -> ItemKey:
+    """The item a record names; records may carry the whole item or a cut one with its length."""
     length = record.get("item_length")
-    return str(record.get("item")), int(length) if length is not None else None
+    if length is None:
+        return item_key(str(record.get("item")))
+    return str(record.get("item")), int(length)
 
 
 @dataclass
