@@ -62,6 +62,8 @@ class QueueHarness:
             queue.close()
 
     def assert_accounted(self) -> None:
+        if not self._opened:
+            return
         if self.kind == "redis":
             self._assert_redis_accounted()
         else:

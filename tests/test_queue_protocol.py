@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
+import pytest
+
 from findhash.queue import QueueCounts, connect
 from findhash.space import Space
 from tests.queue_support import (
@@ -301,3 +306,40 @@ def test_queues_of_different_names_share_a_store_without_mixing(queues: QueueHar
         assert job.counts().pending == 1
     finally:
         other.close()
+
+
+def test_setting_aside_a_chunk_is_logged_as_a_warning(
+    queues: QueueHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    queue = queues.open(max_attempts=1)
+    queues.push(queue, ["babaca"])
+    lease = queue.claim("w", 10, now_ms=T0)
+    assert lease is not None
+
+    with caplog.at_level(logging.WARNING, logger="findhash.queue"):
+        queue.release(lease, now_ms=T0)
+
+    assert "will not be leased again" in caplog.text
+    assert "job:poison" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_attempts": 0}, "max_attempts"),
+        ({"intake_batch": 5000}, "intake_batch"),
+        ({"lease_ttl_s": 0.0}, "lease_ttl_s"),
+    ],
+)
+def test_settings_the_queue_cannot_honour_are_refused(
+    queues: QueueHarness, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        queues.open(**options)
+
+
+def test_a_claim_for_no_indices_is_refused(queues: QueueHarness) -> None:
+    queue = queues.open()
+
+    with pytest.raises(ValueError, match="max_count"):
+        queue.claim("w", 0, now_ms=T0)

@@ -21,7 +21,16 @@ from findhash.queue.items import space_id
 from findhash.queue.redis_queue import RedisQueue, redact
 from findhash.queue.redis_scripts import KEY_SUFFIXES, SCRIPT_NAMES, script_source
 from findhash.space import Space
-from tests.queue_support import T0, TTL_MS, TTL_S, QueueHarness, drain, scan, work_once
+from tests.queue_support import (
+    T0,
+    TTL_MS,
+    TTL_S,
+    QueueHarness,
+    drain,
+    first_hit,
+    scan,
+    work_once,
+)
 from tests.redis_server import RedisServer
 
 LUA = resources.files("findhash.queue") / "lua"
@@ -293,3 +302,69 @@ def test_redact_hides_only_the_password() -> None:
     assert redact("redis://:pw@redis:6379/0") == "redis://:***@redis:6379/0"
     assert redact("rediss://user:pw@host/1") == "rediss://user:***@host/1"
     assert redact("redis://redis:6379") == "redis://redis:6379"
+
+
+def test_twenty_thousand_pending_items_never_make_one_script_call_long(
+    harness: QueueHarness,
+) -> None:
+    queue = harness.open()
+    client = harness.client
+    assert client is not None
+    harness.rpush(*[f"{value:05x}" for value in range(20_000)])
+    client.config_set("slowlog-log-slower-than", 0)
+    client.slowlog_reset()
+
+    while client.llen("job"):
+        lease = queue.claim("w", 100, now_ms=T0)
+        assert lease is not None
+
+    slowest = max(client.slowlog_get(10_000), key=lambda entry: entry["duration"])
+    assert slowest["duration"] < 50_000, slowest["command"][:80]
+    assert queue.counts().processing == 20_000
+
+
+def test_lease_times_come_from_the_server_clock(harness: QueueHarness) -> None:
+    queue = harness.open()
+    harness.rpush("babaca")
+    assert harness.client is not None
+    seconds, microseconds = harness.client.time()
+    server_now_ms = seconds * 1000 + microseconds // 1000
+
+    lease = queue.claim("w", 10)
+
+    assert lease is not None
+    assert 0 <= lease.expires_at_ms - (server_now_ms + TTL_MS) < 5_000
+
+
+def test_a_client_that_knows_a_space_is_sent_only_the_changes(harness: QueueHarness) -> None:
+    old = harness.open()
+    harness.rpush("babaca")
+    assert old.claim("w", 10, now_ms=T0) is not None
+    solver = harness.open()
+    harness.rpush("c0ffee", "0ce")
+    index = first_hit(Space(), "0ce")
+    solved = solver.claim("w", index + 1, now_ms=T0)
+    assert solved is not None and solver.report(solved, *scan(solved), now_ms=T0)
+    assert harness.client is not None
+    logged = harness.client.hvals("job:space:changes")
+
+    lease = old.claim("w", 10, now_ms=T0)
+
+    assert lease is not None and lease.prefixes == ("babaca", "c0ffee")
+    assert sorted(logged) == [b"+0ce", b"+babaca", b"+c0ffee", b"-0ce"]
+
+
+def test_a_client_whose_version_left_the_change_log_is_sent_every_prefix(
+    harness: QueueHarness,
+) -> None:
+    old = harness.open()
+    harness.rpush("babaca")
+    assert old.claim("w", 10, now_ms=T0) is not None
+    harness.rpush("c0ffee")
+    assert harness.open().claim("w", 10, now_ms=T0) is not None
+    assert harness.client is not None
+    harness.client.delete("job:space:changes")
+
+    lease = old.claim("w", 10, now_ms=T0)
+
+    assert lease is not None and lease.prefixes == ("babaca", "c0ffee")

@@ -9,6 +9,7 @@ one space, checked against every prefix of that space that is open at lease time
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from typing import Any
 from findhash.engine.scanner import Hit
 from findhash.errors import FindhashError
 from findhash.space import Space
+
+log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "job"
 DEFAULT_LEASE_TTL_S = 30.0
@@ -26,6 +29,8 @@ DEFAULT_MAX_ATTEMPTS = 5
 DEFAULT_INTAKE_BATCH = 200
 # A worker whose last heartbeat is older than this many lease times is gone.
 WORKER_STALE_LEASES = 3
+# Redis receives an intake as one command's arguments; Lua's stack holds 8,000.
+MAX_INTAKE_BATCH = 1000
 
 
 class QueueUnavailable(FindhashError):
@@ -85,6 +90,27 @@ class WorkerStatus:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def check_options(lease_ttl_s: float, max_attempts: int, intake_batch: int) -> None:
+    """Refuse settings under which the queue could not keep its promises."""
+    if lease_ttl_s < 0.001:
+        raise ValueError(f"lease_ttl_s must be at least 0.001 s, got {lease_ttl_s}")
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    if not 1 <= intake_batch <= MAX_INTAKE_BATCH:
+        raise ValueError(f"intake_batch must be 1 to {MAX_INTAKE_BATCH}, got {intake_batch}")
+
+
+def poison_warning(record: str | bytes, name: str) -> None:
+    """Log a chunk set aside; shared so that both backends say it alike."""
+    text = record.decode(errors="replace") if isinstance(record, bytes) else record
+    log.warning(
+        "Set aside a chunk that kept failing; it will not be leased again"
+        " (its record is in %s:poison): %s",
+        name,
+        text,
+    )
 
 
 class Queue(abc.ABC):

@@ -8,6 +8,7 @@ command line agree on what is valid.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -52,9 +53,26 @@ class Rejected:
     record: str
 
 
+@functools.lru_cache(maxsize=256)
 def space_id(space: Space) -> str:
     """A short, stable name for a space, used inside the queue's own keys and rows."""
     return hashlib.sha256(space.key.encode("utf-8")).hexdigest()[:SPACE_ID_HEX_CHARS]
+
+
+# Thousands of items usually share a handful of spaces; building and checking a
+# Space each time would cost more than all the rest of an intake.
+@functools.lru_cache(maxsize=256)
+def _space(params: tuple[tuple[str, Any], ...]) -> Space:
+    return Space(**dict(params))
+
+
+def _space_of(params: dict[str, Any]) -> Space:
+    try:
+        return _space(tuple(sorted(params.items())))
+    except TypeError:
+        # A list or object where a text or number belongs: unhashable, so not
+        # cached; Space names the problem.
+        return Space(**params)
 
 
 def judge(raw: str | bytes, max_feasible_digits: int | None) -> Admitted | Rejected:
@@ -79,7 +97,7 @@ def judge(raw: str | bytes, max_feasible_digits: int | None) -> Admitted | Rejec
 
 def _parse(raw: str, max_feasible_digits: int | None) -> tuple[Space, str]:
     if not raw.lstrip().startswith("{"):
-        space = Space()
+        space = _space(())
         return space, parse_prefix(raw, space.algorithm, max_feasible_digits)
     try:
         fields = json.loads(raw)
@@ -99,7 +117,7 @@ def _parse(raw: str, max_feasible_digits: int | None) -> tuple[Space, str]:
         raise InvalidTarget("JSON item has no 'prefix' field")
     # A null parameter means the default, as if the field were left out.
     params = {key: value for key, value in fields.items() if key != "prefix" and value is not None}
-    space = Space(**params)
+    space = _space_of(params)
     return space, parse_prefix(fields["prefix"], space.algorithm, max_feasible_digits)
 
 

@@ -31,6 +31,8 @@ from findhash.queue.base import (
     QueueUnavailable,
     SpaceView,
     WorkerStatus,
+    check_options,
+    poison_warning,
 )
 from findhash.queue.redis_scripts import key_of, queue_keys, register_scripts
 from findhash.space import Space
@@ -79,6 +81,7 @@ class RedisQueue(Queue):
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         intake_batch: int = DEFAULT_INTAKE_BATCH,
     ) -> None:
+        check_options(lease_ttl_s, max_attempts, intake_batch)
         self.name = name
         self.lease_ttl_s = lease_ttl_s
         self.max_feasible_digits = max_feasible_digits
@@ -185,21 +188,15 @@ class RedisQueue(Queue):
         return result
 
     def _lease_from(self, reply: list[Any], worker_id: str) -> Lease:
-        token, sid_bytes, seq, start, count, attempt, expires, version, params, members = reply
+        token, sid_bytes, seq, start, count, attempt, expires, version, *news = reply
         sid = sid_bytes.decode()
-        view = self._spaces.get(sid)
-        space = Space(**json.loads(params)) if params is not None else _known(view).space
-        if members is not None:
-            prefixes = tuple(member[len(sid) + 1 :].decode() for member in members)
-        else:
-            prefixes = _known(view).prefixes
-        self._spaces[sid] = SpaceView(space, int(version), prefixes)
+        view = self._update_view(sid, int(version), *news)
         lease = Lease(
             token=token.decode(),
-            space=space,
+            space=view.space,
             start=int(start),
             count=int(count),
-            prefixes=prefixes,
+            prefixes=view.prefixes,
             space_id=sid,
             seq=int(seq),
             attempt=int(attempt),
@@ -209,13 +206,30 @@ class RedisQueue(Queue):
         log.debug("Leased %d candidates from %d (attempt %d).", lease.count, lease.start, attempt)
         return lease
 
+    def _update_view(
+        self,
+        sid: str,
+        version: int,
+        params: bytes | None,
+        members: list[bytes] | None,
+        changes: list[bytes] | None,
+    ) -> SpaceView:
+        """What the claim taught about the space: its prefixes in full, or the changes since."""
+        view = self._spaces.get(sid)
+        space = Space(**json.loads(params)) if params is not None else _known(view).space
+        if members is not None:
+            prefixes = tuple(member[len(sid) + 1 :].decode() for member in members)
+        elif changes is not None:
+            prefixes = _apply(_known(view).prefixes, changes)
+        else:
+            prefixes = _known(view).prefixes
+        view = SpaceView(space, version, prefixes)
+        self._spaces[sid] = view
+        return view
+
     def _log_poison(self, poisoned: list[bytes]) -> None:
         for record in poisoned:
-            log.warning(
-                "A chunk failed too often and was set aside: %s; see %s:poison.",
-                record.decode(errors="replace"),
-                self.name,
-            )
+            poison_warning(record, self.name)
 
     def renew(self, lease: Lease, now_ms: int | None = None) -> bool:
         code = self._run("renew", [lease.token, _now_arg(now_ms), self._ttl_ms])
@@ -354,6 +368,18 @@ def _known(view: SpaceView | None) -> SpaceView:
     if view is None:
         raise RuntimeError("the claim script omitted a space this client does not know")
     return view
+
+
+def _apply(prefixes: tuple[str, ...], changes: list[bytes]) -> tuple[str, ...]:
+    """Prefixes after the changes, "+<prefix>" opened and "-<prefix>" closed, in order."""
+    current = set(prefixes)
+    for change in changes:
+        text = change.decode()
+        if text[0] == "+":
+            current.add(text[1:])
+        else:
+            current.discard(text[1:])
+    return tuple(sorted(current))
 
 
 def _now_arg(now_ms: int | None) -> str:

@@ -39,6 +39,7 @@ KEY_SUFFIXES = (
     ":workers",
     ":workers:seen",
     ":stats",
+    ":space:changes",
 )
 SCRIPT_NAMES = ("claim", "admit", "report", "release", "renew", "heartbeat")
 

@@ -32,6 +32,8 @@ from findhash.queue.base import (
     QueueUnavailable,
     SpaceView,
     WorkerStatus,
+    check_options,
+    poison_warning,
 )
 from findhash.queue.sqlite_state import Chunk, State, Tables
 from findhash.space import Space
@@ -80,6 +82,7 @@ class SqliteQueue(Queue):
         intake_batch: int = DEFAULT_INTAKE_BATCH,
         busy_timeout_s: float = BUSY_TIMEOUT_S,
     ) -> None:
+        check_options(lease_ttl_s, max_attempts, intake_batch)
         self.name = name
         self.path = file_path(path)
         self.lease_ttl_s = lease_ttl_s
@@ -146,7 +149,7 @@ class SqliteQueue(Queue):
                 lease = None if chunk is None else self._lease(state, chunk, worker_id)
                 state.add_stat("claims", 1)
             for record in poisoned:
-                log.warning("A chunk failed too often and was set aside: %s.", record)
+                poison_warning(record, self.name)
             if lease is not None or not took:
                 return lease
         return None
@@ -244,7 +247,7 @@ class SqliteQueue(Queue):
             chunk = state.chunk_by_token(lease.token)
             record = None if chunk is None else state.lose_chunk(chunk, self.max_attempts)
         if record is not None:
-            log.warning("A chunk failed too often and was set aside: %s.", record)
+            poison_warning(record, self.name)
 
     def is_complete(self) -> bool:
         counts = self.counts()

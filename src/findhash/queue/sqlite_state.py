@@ -326,7 +326,8 @@ class State:
     def reap_leases(self, max_attempts: int, batch: int) -> list[str]:
         rows = self.db.execute(
             f"SELECT {_CHUNK_COLUMNS} FROM {self.t.chunks}"
-            " WHERE token IS NOT NULL AND expires_ms <= ? ORDER BY expires_ms LIMIT ?",
+            " WHERE token IS NOT NULL AND expires_ms <= ?"
+            " ORDER BY expires_ms, sid, seq, length(start), start LIMIT ?",
             (self.now_ms, batch),
         ).fetchall()
         poisoned = []
@@ -371,7 +372,7 @@ class State:
     def next_new_chunk(self, max_count: int) -> Chunk | None:
         """Take turns between spaces; a finite space whose prefixes all had a full round waits."""
         sids = self.db.execute(
-            f"SELECT sid FROM {self.t.spaces} WHERE turn IS NOT NULL ORDER BY turn LIMIT 8"
+            f"SELECT sid FROM {self.t.spaces} WHERE turn IS NOT NULL ORDER BY turn, sid LIMIT 8"
         ).fetchall()
         for (sid,) in sids:
             if not self.has_targets(sid):

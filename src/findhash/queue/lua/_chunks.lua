@@ -44,19 +44,44 @@ local function lose_chunk(chunk, now, max_attempts)
   return nil
 end
 
+-- Orders chunks that expired together by expiry, then by position in the space,
+-- so that they are handed back in the same order on every backend.
+local function earlier(a, b)
+  if a.expiry ~= b.expiry then
+    return a.expiry < b.expiry
+  end
+  if a.sid ~= b.sid then
+    return a.sid < b.sid
+  end
+  if a.seq ~= b.seq then
+    return a.seq < b.seq
+  end
+  return dec_cmp(a.start, b.start) < 0
+end
+
 -- Ends every lease whose expiry has passed; at most `batch` per call.
 local function reap_leases(now, max_attempts, batch)
-  local poisoned = {}
-  local tokens = redis.call('ZRANGEBYSCORE', K.lease_expiry, '-inf', now, 'LIMIT', 0, batch)
-  for _, token in ipairs(tokens) do
+  local expired = redis.call('ZRANGEBYSCORE', K.lease_expiry, '-inf', now, 'WITHSCORES',
+    'LIMIT', 0, batch)
+  local chunks = {}
+  for i = 1, #expired, 2 do
+    local token = expired[i]
     local text = redis.call('HGET', K.leases, token)
     redis.call('HDEL', K.leases, token)
     redis.call('ZREM', K.lease_expiry, token)
     if text then
-      local record = lose_chunk(cjson.decode(text), now, max_attempts)
-      if record then
-        poisoned[#poisoned + 1] = record
-      end
+      local chunk = cjson.decode(text)
+      chunk.expiry = tonumber(expired[i + 1])
+      chunks[#chunks + 1] = chunk
+    end
+  end
+  table.sort(chunks, earlier)
+  local poisoned = {}
+  for _, chunk in ipairs(chunks) do
+    chunk.expiry = nil
+    local record = lose_chunk(chunk, now, max_attempts)
+    if record then
+      poisoned[#poisoned + 1] = record
     end
   end
   return poisoned
@@ -162,22 +187,26 @@ end
 
 -- A lease as the caller receives it:
 --   {token, space id, seq, start (decimal text), count, attempt, expires (ms),
---    version, parameters JSON | nil, {"<sid>:<prefix>"} | nil}
--- Parameters come only for a space the caller does not know (`known` maps space
--- ids to the prefix-set version the caller holds); members only when the
--- version differs from the caller's.
+--    version, parameters JSON | nil, {"<sid>:<prefix>"} | nil, {change} | nil}
+-- `known` maps space ids to the prefix-set version the caller holds. Parameters
+-- come only for a space the caller does not know. When the caller's version is
+-- current neither list comes; when it is recent, only the changes since
+-- ("+<prefix>" opened, "-<prefix>" closed, in order); else every open prefix.
 local function describe_lease(chunk, token, expires, known)
-  local version = tonumber(space_get(chunk.sid, 'version'))
-  local seen = known[chunk.sid]
-  local params, members = false, false
-  if seen ~= version then
-    members = all_members(K.targets, chunk.sid)
-  end
+  local sid = chunk.sid
+  local version = tonumber(space_get(sid, 'version'))
+  local seen = known[sid]
+  local params, members, changes = false, false, false
   if seen == nil then
-    params = redis.call('HGET', K.spaces, chunk.sid)
+    params = redis.call('HGET', K.spaces, sid)
+  elseif seen ~= version then
+    changes = changes_since(sid, seen, version) or false
   end
-  return {token, chunk.sid, chunk.seq, chunk.start, chunk.count, chunk.attempts + 1,
-    expires, version, params, members}
+  if seen ~= version and not changes then
+    members = all_members(K.targets, sid)
+  end
+  return {token, sid, chunk.seq, chunk.start, chunk.count, chunk.attempts + 1,
+    expires, version, params, members, changes}
 end
 
 -- Leases the next chunk: one handed back if any, else a new range.

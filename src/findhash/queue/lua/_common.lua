@@ -45,3 +45,33 @@ end
 local function has_targets(sid)
   return first_member(K.targets, sid) ~= nil
 end
+
+-- Every change to a space's open prefixes bumps its version and is logged, so
+-- that a client holding a recent version is sent the changes, not all prefixes.
+local CHANGE_LOG = 1000
+
+local function note_change(sid, change)
+  local version = redis.call('HINCRBY', K.space_state, sid .. ':version', 1)
+  redis.call('HSET', K.changes, sid .. ':' .. int_text(version), change)
+  if version > CHANGE_LOG then
+    redis.call('HDEL', K.changes, sid .. ':' .. int_text(version - CHANGE_LOG))
+  end
+end
+
+-- The changes from version `seen` to `version`, or nil when the log lacks some.
+local function changes_since(sid, seen, version)
+  if version - seen > CHANGE_LOG then
+    return nil
+  end
+  local fields = {}
+  for v = seen + 1, version do
+    fields[#fields + 1] = sid .. ':' .. int_text(v)
+  end
+  local changes = redis.call('HMGET', K.changes, unpack(fields))
+  for _, change in ipairs(changes) do
+    if not change then
+      return nil
+    end
+  end
+  return changes
+end

@@ -26,4 +26,5 @@ local K = {
   workers = KEYS[22],          -- hash: worker id -> heartbeat JSON
   workers_seen = KEYS[23],     -- zset: worker id -> last heartbeat (ms)
   stats = KEYS[24],            -- hash: hashes, claims, reports, poisoned, turn, pieces
+  changes = KEYS[25],          -- hash: "<sid>:<version>" -> "+<prefix>" or "-<prefix>"
 }

@@ -46,7 +46,7 @@ local function drop_target(sid, prefix)
   local member = sid .. ':' .. prefix
   redis.call('ZREM', K.targets, member)
   redis.call('HDEL', K.target, member)
-  redis.call('HINCRBY', K.space_state, sid .. ':version', 1)
+  note_change(sid, '-' .. prefix)
   if not has_targets(sid) then
     retire_space(sid)
   end

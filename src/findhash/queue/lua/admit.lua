@@ -56,7 +56,7 @@ local function open_target(sid, prefix, info)
     target.cohort = join_cohort(sid, prefix, info.size)
   end
   redis.call('ZADD', K.targets, 0, sid .. ':' .. prefix)
-  redis.call('HINCRBY', K.space_state, sid .. ':version', 1)
+  note_change(sid, '+' .. prefix)
   redis.call('ZADD', K.active, 'NX', 0, sid)
   return target
 end
