@@ -368,3 +368,14 @@ def test_a_client_whose_version_left_the_change_log_is_sent_every_prefix(
     lease = old.claim("w", 10, now_ms=T0)
 
     assert lease is not None and lease.prefixes == ("babaca", "c0ffee")
+
+
+@pytest.mark.parametrize("script", SCRIPT_NAMES)
+def test_every_script_header_names_the_keys_its_code_uses(script: str) -> None:
+    source = script_source(script)
+    header = (LUA / f"{script}.lua").read_text().split("--@include")[0]
+    named = re.search(r"names these of them:\n((?:--   .*\n)+)", header)
+
+    assert named is not None
+    listed = set(re.findall(r"\w+", named.group(1)))
+    assert listed == set(re.findall(r"\bK\.(\w+)", source))

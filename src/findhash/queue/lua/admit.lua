@@ -4,10 +4,11 @@
 -- prefix was already solved or proved absent there); invalid ones get a failed
 -- record. Either way nothing is left in the intake.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
 --   processing, results, failed, poison, intake, intake_deadlines, leases,
 --   lease_expiry, returned, spaces, space_state, active, targets, target,
---   finished, outstanding, cycling, closing, cohort, members, stats.
+--   finished, outstanding, cycling, closing, cohort, members, stats, changes.
 -- ARGV[1] intake token (from claim)
 -- ARGV[2] now (ms since the epoch), or "" for the server's clock
 -- ARGV[3] JSON {spaces: {sid: {params: JSON text, size: decimal text | ""}},

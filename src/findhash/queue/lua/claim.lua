@@ -8,10 +8,12 @@
 --   3. Otherwise leases a chunk: one handed back if any, else a new range of a
 --      space with open prefixes, taking turns between spaces.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
---   pending, processing, intake, intake_deadlines, leases, lease_expiry,
---   returned, space_state, active, targets, target, finished, outstanding,
---   cycling, closing, cohort, members, results, failed, poison, spaces, stats.
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
+--   pending, processing, results, failed, poison, intake, intake_deadlines,
+--   leases, lease_expiry, returned, spaces, space_state, active, targets,
+--   target, finished, outstanding, cycling, closing, cohort, members, stats,
+--   changes.
 -- ARGV[1]  worker id (text, kept in the lease for operators)
 -- ARGV[2]  most indices to lease (count)
 -- ARGV[3]  now (ms since the epoch), or "" for the server's clock

@@ -1,8 +1,9 @@
 -- heartbeat: a worker says it is alive and how fast it hashes; workers silent
 -- for longer than ARGV[4] are forgotten, a bounded number per call.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
---   workers, workers_seen.
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
+--   space_state, targets, workers, workers_seen, changes.
 -- ARGV[1] worker id
 -- ARGV[2] JSON {hashes_per_second, threads}
 -- ARGV[3] now (ms since the epoch), or "" for the server's clock

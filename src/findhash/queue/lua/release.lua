@@ -2,10 +2,11 @@
 -- next claim takes it up without waiting for the lease to expire. It counts
 -- as a failed attempt, like an expiry.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
---   processing, failed, poison, leases, lease_expiry, returned, space_state,
---   active, targets, target, finished, outstanding, cycling, closing, cohort,
---   members, stats.
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
+--   processing, results, failed, poison, leases, lease_expiry, returned, spaces,
+--   space_state, active, targets, target, finished, outstanding, cycling,
+--   closing, cohort, members, stats, changes.
 -- ARGV[1] lease token
 -- ARGV[2] now (ms since the epoch), or "" for the server's clock
 -- ARGV[3] failed attempts after which a chunk is set aside (count)

@@ -1,8 +1,9 @@
 -- renew: extends a live lease. A lease whose space has no open prefix left is
 -- ended instead, so that its worker stops scanning for nothing.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
---   leases, lease_expiry, targets, outstanding.
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
+--   leases, lease_expiry, space_state, targets, outstanding, changes.
 -- ARGV[1] lease token
 -- ARGV[2] now (ms since the epoch), or "" for the server's clock
 -- ARGV[3] lease time to live (ms)

@@ -2,10 +2,11 @@
 -- lease is still held (an answer is an answer); the chunk is finished only
 -- when the token still names a live lease.
 --
--- KEYS: the queue's key set, in the order of _keys.lua. This script touches
+-- KEYS: the queue's key set, in the order of _keys.lua; its code, includes and all,
+--   names these of them:
 --   processing, results, failed, leases, lease_expiry, space_state, active,
 --   targets, target, finished, outstanding, cycling, closing, cohort, members,
---   stats.
+--   stats, changes.
 -- ARGV[1] lease token
 -- ARGV[2] space id of the lease
 -- ARGV[3] candidates hashed in the chunk (decimal text)
