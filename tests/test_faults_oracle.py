@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 
 from findhash.space import Space
-from tests.harness.corpus import bad_items, ballast
+from tests.harness.corpus import bad_items, ballast, needle
 from tests.harness.oracle import Fail, Ledger, Snapshot, Solve, check, item_key, plain
 
 
@@ -126,3 +127,23 @@ def test_a_ballast_item_is_a_finite_space_of_about_the_size_asked() -> None:
 
 def test_the_bad_input_corpus_holds_at_least_twenty_five_items() -> None:
     assert len(bad_items()) >= 25
+
+
+def test_an_answer_whose_index_does_not_give_its_input_back_is_wrong() -> None:
+    misplaced = {**answer("0ce"), "index": 0}
+
+    tally = check(GOOD, Snapshot(0, 0, [misplaced, answer("ab")], [failure("zz", "not hex")]))
+
+    assert tally.wrong == 1
+    assert "index 0" in tally.problems[0]
+
+
+def test_a_needle_is_a_valid_item_with_an_answer_planted_in_its_finite_space() -> None:
+    item, expectation = needle(2_000, "test", random.Random(1))
+
+    assert isinstance(expectation, Solve)
+    assert json.loads(item)["prefix"] == expectation.prefix
+    space = Space(**{k: v for k, v in json.loads(item).items() if k != "prefix"})
+    assert space.size is not None and space.size <= 10_000
+    digests = (hashlib.sha256(space.candidate(i).encode()).hexdigest() for i in range(space.size))
+    assert any(digest.startswith(expectation.prefix) for digest in digests)

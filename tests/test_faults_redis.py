@@ -19,7 +19,7 @@ import pytest
 from findhash.cpus import usable_cpus
 from tests.harness.cluster import Cluster, RedisBackend
 from tests.harness.controller import findhash_command, findhash_env
-from tests.harness.corpus import ballast_for, random_prefixes, solvable
+from tests.harness.corpus import ballast_for, needle_for, random_prefixes, solvable
 from tests.harness.faults import Fault, Schedule
 from tests.redis_server import RedisServer
 
@@ -70,7 +70,8 @@ def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_conne
         .push(10.5, solvable(prefixes[38:]))
         .at(13.0, Fault.CUT_CONNECTIONS)
     )
-    ballast = ballast_for(16.0, workers, usable_cpus(), "redis")
+    ballast = ballast_for(13.0, workers, usable_cpus(), "redis")
+    hidden = needle_for(5.0, workers, usable_cpus(), "redis", random.Random(11))
     with Cluster(
         RedisBackend(redis_server),
         tmp_path / "logs",
@@ -79,13 +80,13 @@ def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_conne
         seed=11,
         redis_server=redis_server,
     ) as cluster:
-        outcome = cluster.run([*solvable(prefixes[:30]), ballast], schedule, deadline_s=120)
+        outcome = cluster.run([*solvable(prefixes[:30]), hidden, ballast], schedule, deadline_s=120)
 
     print(outcome.figures.summary())
     outcome.assert_clean()
     assert outcome.figures.faults[Fault.KILL_REDIS.value] == 2
     assert outcome.figures.faults[Fault.CUT_CONNECTIONS.value] == 3
-    assert outcome.figures.results == 45
+    assert outcome.figures.results == 45 + 1
     assert any(retries(run.log) for run in outcome.runs), "no worker logged a retry"
     for run in outcome.runs:
         assert_back_off_is_bounded(run.log)

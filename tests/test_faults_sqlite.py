@@ -22,7 +22,13 @@ from findhash.cpus import usable_cpus
 from findhash.queue import connect
 from tests.harness.cluster import Cluster, SqliteBackend
 from tests.harness.controller import findhash_command, findhash_env
-from tests.harness.corpus import bad_items, ballast_for, random_prefixes, solvable
+from tests.harness.corpus import (
+    bad_items,
+    ballast_for,
+    needle_for,
+    random_prefixes,
+    solvable,
+)
 from tests.harness.faults import Fault, Schedule
 from tests.harness.oracle import Ledger, Snapshot, Solve, check
 
@@ -33,7 +39,8 @@ INTERRUPTED = 130
 def test_local_workers_on_a_file_survive_kills_a_hang_and_scaling(tmp_path: Path) -> None:
     workers = 4
     prefixes = random_prefixes(random.Random(13), 40, (4, 5))
-    ballast = ballast_for(10.0, workers, usable_cpus(), "sqlite")
+    ballast = ballast_for(8.0, workers, usable_cpus(), "sqlite")
+    hidden = needle_for(3.0, workers, usable_cpus(), "sqlite", random.Random(13))
     schedule = (
         Schedule()
         .every(1.5, Fault.KILL_WORKER, start_s=1.0, until_s=8.0)
@@ -44,12 +51,12 @@ def test_local_workers_on_a_file_survive_kills_a_hang_and_scaling(tmp_path: Path
     )
     backend = SqliteBackend(tmp_path / "queue.sqlite3", LEASE_TTL_S)
     with Cluster(backend, tmp_path / "logs", workers, LEASE_TTL_S, seed=13) as cluster:
-        outcome = cluster.run([*solvable(prefixes[:25]), ballast], schedule, deadline_s=120)
+        outcome = cluster.run([*solvable(prefixes[:25]), hidden, ballast], schedule, deadline_s=120)
 
     print(outcome.figures.summary())
     outcome.assert_clean()
     assert outcome.figures.faults[Fault.KILL_WORKER.value] >= 4
-    assert outcome.figures.results == 40
+    assert outcome.figures.results == 40 + 1
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -154,3 +161,47 @@ def test_a_search_stopped_twice_with_ctrl_c_resumes_and_accounts_for_every_item(
         assert tally.problems == []
         assert (tally.lost, tally.duplicated, tally.wrong) == (0, 0, 0)
     assert "Traceback" not in "".join(search.stderr(n) for n in range(3))
+
+
+def children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(child) for child in path.read_text().split()] if path.exists() else []
+
+
+def gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        return True
+    return status == "Z"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
+def test_a_search_signalled_alone_stops_its_workers_promptly_instead_of_orphaning_them(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    # A search sent SIGTERM (kill, timeout, a service manager) or SIGHUP (a closed
+    # terminal) used to die at once and leave its workers hashing on as orphans;
+    # one sent SIGINT alone (not its process group) waited ten seconds and then
+    # killed its workers, leaving their chunks leased.
+    ballast = ballast_for(60.0, 2, usable_cpus(), "signalled")
+    search = Search(tmp_path / "state.sqlite3", ["0ce", ballast[0]], tmp_path)
+    try:
+        process = search.start()
+        wait_for(lambda: search.read(lambda q: q.counts().results) >= 1, 60, "a first result")
+        workers = children(process.pid)
+        assert len(workers) == 2
+
+        signalled = time.monotonic()
+        process.send_signal(sig)
+        status = process.wait(timeout=30)
+        stopped_s = time.monotonic() - signalled
+        wait_for(lambda: all(gone(pid) for pid in workers), 5, "the workers to stop")
+    finally:
+        search.kill_all()
+
+    assert status == INTERRUPTED, search.stderr(0)
+    assert stopped_s < 5.0
+    assert search.read(lambda q: q.counts().total) == 2
+    with connect(str(search.state), lease_ttl_s=LEASE_TTL_S) as queue:
+        assert queue.stats()["leases"] == 0, "a stopped worker's chunk was left leased"

@@ -7,13 +7,16 @@ pushing only the items the file does not hold yet.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +57,7 @@ class LocalSearch:
     _restarts: list[int] = field(default_factory=list)
 
     def run(self, show: Callable[[Progress], None]) -> Outcome:
-        with tempfile.TemporaryDirectory(prefix="findhash-") as scratch:
+        with tempfile.TemporaryDirectory(prefix="findhash-") as scratch, _stop_signals_interrupt():
             path = self.state or Path(scratch) / "queue.sqlite3"
             self._log_path = Path(scratch) / "workers.log"
             queue = connect(
@@ -134,7 +137,14 @@ class LocalSearch:
         return "\n".join(text.splitlines()[-lines:])
 
     def _stop_workers(self) -> None:
-        """Wait for workers to finish (they stop on completion or on Ctrl-C), then insist."""
+        """Ask workers to stop (they hand their chunks back), wait for them, then insist.
+
+        Ctrl-C at a terminal reaches the workers too, but a signal sent to this
+        process alone does not, so it is passed on.
+        """
+        for process in self._processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
         deadline = time.monotonic() + STOP_GRACE_S
         for process in self._processes:
             try:
@@ -170,6 +180,28 @@ class LocalSearch:
             seconds=time.monotonic() - started,
             interrupted=interrupted,
         )
+
+
+@contextlib.contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """Make SIGTERM and SIGHUP stop a search as Ctrl-C does, so that its workers are stopped too.
+
+    Left to their default, they end this process at once and leave its workers
+    running as orphans.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _plain_prefixes(items: Sequence[str]) -> list[str]:

@@ -9,11 +9,13 @@ rate, so a run lasts about as long as asked on any machine and any kernel.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import random
 import string
 import time
+from dataclasses import replace
 
 from findhash.engine import Scanner
 from findhash.space import Space, first_index_of_length
@@ -23,8 +25,11 @@ from tests.harness.oracle import Expectation, Fail, RawItem, Solve, plain
 BALLAST_PREFIX = "f00dfeedbeefcafe"
 BALLAST_ALPHABET = string.digits + string.ascii_letters + string.punctuation
 CALIBRATION_S = 0.3
+# Long enough that no other candidate of a needle's space matches by chance.
+NEEDLE_DIGITS = 12
 
 
+@functools.cache
 def hashes_per_second() -> float:
     """One thread's hashing rate with the kernel workers will choose, over a short sample."""
     scanner = Scanner(Space(), [BALLAST_PREFIX])
@@ -50,10 +55,33 @@ def ballast(hashes: int, tag: str) -> tuple[str, Expectation]:
     return item, Fail(("exhausted",))
 
 
+def needle(hashes: int, tag: str, rng: random.Random) -> tuple[str, Expectation]:
+    """A valid item in a finite space of about `hashes` candidates, with an answer planted late.
+
+    Its prefix is the first digits of the digest of a candidate in the space's last
+    half, so an answer exists: if the queue ever declared this space exhausted, a
+    chunk was skipped, and the oracle would see a valid item failed.
+    """
+    item, _ = ballast(hashes, f"needle {tag}")
+    fields = json.loads(item)
+    space = Space(**{key: value for key, value in fields.items() if key != "prefix"})
+    assert space.size is not None
+    planted = space.candidate(rng.randrange(space.size // 2, space.size))
+    prefix = hashlib.sha256(planted.encode()).hexdigest()[:NEEDLE_DIGITS]
+    solve = Solve(prefix, message=space.message, alphabet=space.alphabet)
+    return _json(**{**fields, "prefix": prefix}), replace(solve, max_length=space.max_length)
+
+
 def ballast_for(seconds: float, workers: int, cpus: int, tag: str) -> tuple[str, Expectation]:
     """A ballast item that keeps `workers` single-threaded workers busy for about `seconds`."""
-    rate = hashes_per_second() * min(workers, cpus)
-    return ballast(int(rate * seconds), tag)
+    return ballast(int(hashes_per_second() * min(workers, cpus) * seconds), tag)
+
+
+def needle_for(
+    seconds: float, workers: int, cpus: int, tag: str, rng: random.Random
+) -> tuple[str, Expectation]:
+    """A needle whose space takes `workers` workers about `seconds` to sweep."""
+    return needle(int(hashes_per_second() * min(workers, cpus) * seconds), tag, rng)
 
 
 def random_prefixes(rng: random.Random, count: int, digits: tuple[int, int]) -> list[str]:

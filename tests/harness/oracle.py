@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from findhash.queue.items import ITEM_EXCERPT_CHARS
-from findhash.space import DEFAULT_ALGORITHM, DEFAULT_ALPHABET
+from findhash.space import DEFAULT_ALGORITHM, DEFAULT_ALPHABET, Space
 
 RawItem = str | bytes
 ItemKey = tuple[str, int | None]
@@ -187,7 +187,17 @@ def verify_answer(record: dict[str, Any], solve: Solve) -> str | None:
         return f"nonce {nonce!r} has characters outside the alphabet {solve.alphabet!r}"
     if solve.max_length is not None and len(nonce) > solve.max_length:
         return f"nonce {nonce!r} is longer than the maximum length {solve.max_length}"
+    if "index" in record and _candidate(solve, int(record["index"])) != text:
+        return f"index {record['index']} does not give the input {text!r} back"
     return None
+
+
+def _candidate(solve: Solve, index: int) -> str | None:
+    space = Space(solve.algorithm, solve.message, solve.alphabet, solve.max_length)
+    try:
+        return space.candidate(index)
+    except IndexError:
+        return None
 
 
 def _judge_failure(record: dict[str, Any], expectation: Expectation | None) -> str | None:
