@@ -109,3 +109,18 @@ def test_a_worker_on_a_native_kernel_solves_items_of_other_algorithms_instead_of
     assert finished.returncode == 0, finished.stderr.decode(errors="replace")
     with connect(str(path)) as queue:
         assert sorted(r["algorithm"] for r in queue.results()) == ["md5", "sha1"]
+
+
+@pytest.mark.parametrize("value", ["true", "1.0"])
+def test_a_max_length_of_the_wrong_type_is_rejected_even_after_a_valid_item_with_max_length_1(
+    value: str,
+) -> None:
+    # Spaces were cached by their parameters, and True == 1.0 == 1 as cache keys:
+    # once an item with max_length 1 had been judged, an item with max_length true
+    # or 1.0 was admitted as max_length 1 (its verdict hung on what came before).
+    judge('{"prefix": "ffffff", "max_length": 1}', max_feasible_digits=16)
+
+    verdict = judge(f'{{"prefix": "0ce", "max_length": {value}}}', max_feasible_digits=16)
+
+    assert isinstance(verdict, Rejected)
+    assert "max_length must be an integer" in load(verdict.record)["reason"]

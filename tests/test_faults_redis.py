@@ -12,6 +12,7 @@ import random
 import re
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from tests.harness.faults import Fault, Schedule
 from tests.redis_server import RedisServer
 
 LEASE_TTL_S = 3.0
+PASSWORD = "not-in-any-log-7f3a"
 MAX_RETRY_DELAY_S = 10.0
 RETRY = re.compile(
     r"worker (?P<worker>\S+): (?P<what>[\w ]+) failed: .*; retrying in (?P<delay>[\d.]+) s"
@@ -54,9 +56,21 @@ def wait_for(condition, timeout_s: float, what: str, poll_s: float = 0.1) -> Non
         time.sleep(poll_s)
 
 
+@pytest.fixture
+def redis_with_password(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path / "redis", password=PASSWORD)
+    server.directory.mkdir()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
 def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_connections(
-    redis_server: RedisServer, tmp_path: Path
+    redis_with_password: RedisServer, tmp_path: Path
 ) -> None:
+    redis_server = redis_with_password
     workers = 4
     prefixes = random_prefixes(random.Random(11), 45, (4, 5))
     schedule = (
@@ -90,6 +104,7 @@ def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_conne
     assert any(retries(run.log) for run in outcome.runs), "no worker logged a retry"
     for run in outcome.runs:
         assert_back_off_is_bounded(run.log)
+    assert PASSWORD not in outcome.log_text(), "a worker logged the Redis password"
 
 
 def test_workers_started_while_redis_is_down_wait_log_each_retry_and_then_work(

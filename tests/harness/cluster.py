@@ -36,6 +36,9 @@ TICK_S = 0.05
 PUSH_GRACE_S = 3.0
 PUSH_BATCH = 500
 TERMINATED_STATUS = 143
+# A worker sent SIGTERM hands its chunks back and exits "at once": well within the
+# pod's termination grace period (30 s), even when Redis is slow to answer.
+TERM_GRACE_S = 10.0
 
 
 class Backend(Protocol):
@@ -283,8 +286,7 @@ class Cluster:
 
     def _inject(self, event: Event) -> bool:
         if event.fault is Fault.SCALE_UP:
-            self.controller.start_pod()
-            return True
+            return self.controller.start_pod() is not None
         if event.fault in (Fault.KILL_REDIS, Fault.START_REDIS, Fault.CUT_CONNECTIONS):
             return self._strike_redis(event)
         eligible = self.controller.eligible()
@@ -384,8 +386,18 @@ class Cluster:
                     f"{run.name} exited with status {status} (signals sent: {run.signals});"
                     f" log ends:\n{run.log_tail()}"
                 )
+            stopping_s = self._stopping_s(run)
+            if stopping_s is not None and stopping_s > TERM_GRACE_S:
+                self.problems.append(f"{run.name} took {stopping_s:.1f} s to stop after SIGTERM")
             if "Traceback" in run.log.read_text(errors="replace"):
                 self.problems.append(f"{run.name} logged a traceback:\n{run.log_tail(30)}")
+
+    @staticmethod
+    def _stopping_s(run: Run) -> float | None:
+        sent = run.sent_at.get("SIGTERM")
+        if sent is None or run.ended_at is None or "SIGKILL" in run.signals:
+            return None
+        return run.ended_at - sent
 
     @staticmethod
     def _allowed_statuses(run: Run) -> tuple[int, ...]:

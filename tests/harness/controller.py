@@ -1,10 +1,11 @@
 """A stand-in for the Kubernetes Job controller: `findhash worker` processes in pods.
 
 Each pod runs one real worker process at a time. A process that dies with a
-non-zero status or by a signal is started again in its pod (restartPolicy
-OnFailure); one that exits 0 is not. An evicted pod is replaced whatever its
-exit status, and a pod removed by a scale-down is not. Every process writes its
-own log, so that a test can grep them afterwards.
+non-zero status or by a signal is started again in its pod; one that exits 0 is
+not. An evicted pod is replaced whatever its exit status, and a pod removed by a
+scale-down is not. As in a work-queue Job, once any worker has exited 0 on its
+own no process is started any more: the Job takes that exit as the end of the
+queue. Every process writes its own log, so that a test can grep them afterwards.
 """
 
 from __future__ import annotations
@@ -45,8 +46,14 @@ class Run:
     log: Path
     started_s: float
     signals: list[str] = field(default_factory=list)
-    handled: bool = False
-    """Set once the controller has seen the process end and acted on it."""
+    sent_at: dict[str, float] = field(default_factory=dict)
+    """When (time.monotonic) each signal was first sent."""
+    ended_at: float | None = None
+    """When the controller saw the process end and acted on it; None while it has not."""
+
+    @property
+    def handled(self) -> bool:
+        return self.ended_at is not None
 
     @property
     def alive(self) -> bool:
@@ -62,6 +69,7 @@ class Run:
             return False
         self.process.send_signal(sig)
         self.signals.append(sig.name)
+        self.sent_at.setdefault(sig.name, time.monotonic())
         return True
 
     def log_tail(self, lines: int = 12) -> str:
@@ -98,9 +106,13 @@ class JobController:
         self.log_dir = log_dir
         self.pods: list[Pod] = []
         self.given_up: list[Pod] = []
+        self.succeeded = False
         self.clock_started = time.monotonic()
 
-    def start_pod(self) -> Pod:
+    def start_pod(self) -> Pod | None:
+        """A new pod (a scale-up), or None once the Job has seen a worker succeed."""
+        if self.succeeded:
+            return None
         pod = Pod(name=f"w{len(self.pods)}")
         self.pods.append(pod)
         self._spawn(pod)
@@ -131,9 +143,10 @@ class JobController:
             status = run.returncode
             if status is None or run.handled:
                 continue
-            run.handled = True
+            run.ended_at = time.monotonic()
             if status == 0 and not run.signals:
                 exited_ok.append(run)
+                self.succeeded = True
             if self._should_restart(pod, status):
                 if pod.restarts >= MAX_RESTARTS_PER_POD:
                     self.given_up.append(pod)
@@ -142,9 +155,8 @@ class JobController:
                 self._spawn(pod)
         return exited_ok
 
-    @staticmethod
-    def _should_restart(pod: Pod, status: int) -> bool:
-        if pod.scaled_down:
+    def _should_restart(self, pod: Pod, status: int) -> bool:
+        if pod.scaled_down or self.succeeded:
             return False
         return pod.evicted or status != 0
 

@@ -62,13 +62,15 @@ def space_id(space: Space) -> str:
 # Thousands of items usually share a handful of spaces; building and checking a
 # Space each time would cost more than all the rest of an intake.
 @functools.lru_cache(maxsize=256)
-def _space(params: tuple[tuple[str, Any], ...]) -> Space:
-    return Space(**dict(params))
+def _space(params: tuple[tuple[str, type, Any], ...]) -> Space:
+    return Space(**{key: value for key, _, value in params})
 
 
 def _space_of(params: dict[str, Any]) -> Space:
+    # The key holds each value's type: True, 1.0 and 1 are equal as keys, but only
+    # 1 is a valid max_length, and a cache hit must not admit the others.
     try:
-        return _space(tuple(sorted(params.items())))
+        return _space(tuple(sorted((key, type(value), value) for key, value in params.items())))
     except TypeError:
         # A list or object where a text or number belongs: unhashable, so not
         # cached; Space names the problem.
