@@ -141,3 +141,40 @@ def test_a_bad_kernel_name_is_a_usage_error_without_a_traceback() -> None:
     finished = findhash("bench", "--kernel", "quantum")
     assert finished.returncode == 2
     assert "Traceback" not in finished.stderr
+
+
+def test_local_workers_stop_when_the_search_is_killed_outright(tmp_path: Path) -> None:
+    state = tmp_path / "state.sqlite3"
+    command = [*FINDHASH, "search", "--workers", "2", "--state", str(state), "f" * 12]
+    search = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_workers(state, 2)
+
+    search.kill()
+    search.wait()
+
+    deadline = time.monotonic() + 30
+    while worker_processes_of(state) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert worker_processes_of(state) == []
+
+
+def worker_processes_of(state: Path) -> list[int]:
+    """Process ids whose command line is a worker on this state file."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"worker" in command and str(state).encode() in command:
+            pids.append(int(proc.name))
+    return pids
+
+
+def wait_for_workers(state: Path, count: int, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if len(worker_processes_of(state)) >= count:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{count} workers did not start on {state} within {timeout_s} s")

@@ -38,6 +38,7 @@ from findhash.queue import Queue, QueueUnavailable, connect
 from findhash.space import DEFAULT_ALGORITHM
 from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS, parse_prefix
 from findhash.worker import Worker, WorkerConfig, default_worker_id
+from findhash.worker import stop_with_parent as stop_worker_with_parent
 
 T = TypeVar("T")
 
@@ -267,6 +268,7 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     default=default_worker_id,
     help="Name in logs and heartbeats; default host-pid [env FINDHASH_WORKER_ID].",
 )
+@click.option("--stop-with-parent", is_flag=True, hidden=True)
 @kernel_option
 @feasibility_option
 def worker(
@@ -278,6 +280,7 @@ def worker(
     connect_give_up_s: float,
     wait: bool,
     worker_id: str,
+    stop_with_parent: bool,
     kernel: str,
     max_feasible_digits: int,
 ) -> None:
@@ -300,6 +303,8 @@ def worker(
     # more pods after it, so an evicted or scaled-down worker must not exit 0.
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop("SIGTERM", ExitCode.TERMINATED))
     signal.signal(signal.SIGINT, lambda *_: runner.request_stop("SIGINT"))
+    if stop_with_parent:
+        stop_worker_with_parent(runner)
     sys.exit(runner.run())
 
 

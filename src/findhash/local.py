@@ -101,6 +101,7 @@ class LocalSearch:
         return [
             sys.executable, "-m", "findhash", "--log-level", "warning",
             "worker", "--url", str(path), "--threads", "1", "--kernel", self.kernel,
+            "--stop-with-parent",
             "--lease-ttl-s", str(self.lease_ttl_s),
             "--max-feasible-digits", str(self.max_feasible_digits),
         ]  # fmt: skip
@@ -112,7 +113,9 @@ class LocalSearch:
     def _spawn(self, path: Path) -> subprocess.Popen[bytes]:
         with self._log_path.open("ab") as log_file:
             return subprocess.Popen(
-                self._worker_command(path), stdout=subprocess.DEVNULL, stderr=log_file
+                self._worker_command(path),
+                stdout=subprocess.DEVNULL,
+                stderr=log_file,
             )
 
     def _restart_dead_workers(self, path: Path) -> None:

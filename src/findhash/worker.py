@@ -8,9 +8,12 @@ ends early. The main thread writes heartbeats and waits for the scanners.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -28,6 +31,7 @@ T = TypeVar("T")
 
 FIRST_CHUNK = 1 << 18
 MIN_CHUNK = 1 << 10
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 SLICES_PER_CHUNK = 8
 MAX_RETRY_DELAY_S = 10.0
 # A stopping worker tries this long to hand its chunks back, then leaves them to
@@ -50,6 +54,21 @@ class WorkerConfig:
     idle_poll_s: float = 0.5
     heartbeat_s: float = 2.0
     connect_give_up_s: float = 300.0
+
+
+def stop_with_parent(worker: Worker) -> None:
+    """Stop `worker` when the process that started it dies (Linux only).
+
+    `findhash search` starts its workers this way: a search killed outright would
+    otherwise leave them hashing for items nobody waits for any more.
+    """
+    if sys.platform != "linux":
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() == 1:
+        # The parent died before the request took effect.
+        worker.request_stop("Parent gone", 0)
 
 
 def default_worker_id() -> str:
