@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -117,3 +118,24 @@ def test_a_worker_exits_with_status_three_when_redis_never_answers(tmp_path: Pat
     assert "retrying in" in finished.stderr
     assert "gave up after 2 s" in finished.stderr
     assert "Traceback" not in finished.stderr
+
+
+def test_twenty_thousand_prefixes_pushed_at_once_are_all_solved_by_two_workers(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    prefixes = [f"{value:04x}" for value in random.Random(7).sample(range(16**4), 20_000)]
+    client = redis_server.client()
+    for start in range(0, len(prefixes), 5000):
+        client.rpush("job", *prefixes[start : start + 5000])
+
+    started = time.monotonic()
+    workers = [start_worker(redis_server, tmp_path / f"worker{n}.log") for n in range(2)]
+    assert [worker.wait(timeout=600) for worker in workers] == [0, 0]
+    elapsed_s = time.monotonic() - started
+
+    results = records(redis_server, "job:results")
+    assert sorted(str(r["prefix"]) for r in results) == sorted(prefixes)
+    for record in results:
+        assert_verified(record)
+    assert client.llen("job") == client.llen("job:processing") == client.llen("job:failed") == 0
+    print(f"20,000 items solved in {elapsed_s:.1f} s: {20_000 / elapsed_s:.0f} items/s")
