@@ -32,7 +32,7 @@ _INTAKE_ITEMS = "return cmsgpack.unpack(redis.call('HGET', KEYS[1], ARGV[1]))"
 class QueueHarness:
     """Queues of one backend on one store, and the ledger of what was pushed to it."""
 
-    def __init__(self, kind: str, url: str, client: redis.Redis[bytes] | None = None) -> None:
+    def __init__(self, kind: str, url: str, client: redis.Redis | None = None) -> None:
         self.kind = kind
         self.url = url
         self.client = client
@@ -81,9 +81,7 @@ class QueueHarness:
         for text in self.client.hvals(f"{self.name}:target"):
             waiting.update(entry["item"] for entry in json.loads(text)["items"])
         for token in self.client.hkeys(f"{self.name}:intake"):
-            items = self.client.eval(  # type: ignore[no-untyped-call]
-                _INTAKE_ITEMS, 1, f"{self.name}:intake", token
-            )
+            items = self.client.eval(_INTAKE_ITEMS, 1, f"{self.name}:intake", token)
             waiting.update(_text(item) for item in items)
         assert Counter(_text(item) for item in lists["processing"]) == waiting, "stranded items"
 

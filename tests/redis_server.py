@@ -59,7 +59,7 @@ class RedisServer:
                 time.sleep(0.05)
         raise RuntimeError(f"redis-server did not answer on port {self.port} in {timeout_s} s")
 
-    def client(self) -> redis.Redis[str]:
+    def client(self) -> redis.Redis:
         return redis.Redis.from_url(self.url, decode_responses=True)
 
     def kill(self) -> None:

@@ -676,7 +676,7 @@ def test_redis_server_takes_the_manifest_arguments_and_passes_its_probes(tmp_pat
     }
 
 
-def wait_until_answering(client: redis.Redis[str], timeout_s: float = 10.0) -> None:
+def wait_until_answering(client: redis.Redis, timeout_s: float = 10.0) -> None:
     deadline = time.monotonic() + timeout_s
     while True:
         try:

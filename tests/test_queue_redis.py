@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -150,7 +151,7 @@ def test_an_admit_after_its_intake_was_taken_over_changes_nothing(harness: Queue
 
 
 def _bare_claim(queue: RedisQueue, now_ms: int) -> list[object]:
-    args = ["dead", 100, now_ms, TTL_MS, "lease-dead", "intake-dead", 200, 5, "{}", 100]
+    args: list[Any] = ["dead", 100, now_ms, TTL_MS, "lease-dead", "intake-dead", 200, 5, "{}", 100]
     reply: list[object] = queue.scripts["claim"](keys=queue.keys, args=args)
     return reply
 

@@ -61,7 +61,7 @@ class RedisBackend:
         self.name = name
         self.url = server.url
 
-    def client(self) -> redis.Redis[bytes]:
+    def client(self) -> redis.Redis:
         # No automatic retries: a push retried after a lost reply would push twice.
         return redis.Redis.from_url(self.url, retry=Retry(NoBackoff(), 0), socket_timeout=10)
 

@@ -13,7 +13,7 @@ import json
 import logging
 import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -105,7 +105,8 @@ class RedisQueue(Queue):
 
     def _run(self, script: str, args: Sequence[object]) -> Any:
         with _unavailable_as_queue_error(self.url):
-            return self.scripts[script](keys=self.keys, args=list(args))
+            encodable: list[Any] = list(args)
+            return self.scripts[script](keys=self.keys, args=encodable)
 
     def push(self, items: Iterable[str]) -> int:
         pushed = 0
@@ -304,8 +305,11 @@ class RedisQueue(Queue):
             if now_ms is None:
                 seconds, microseconds = self.client.time()
                 now_ms = seconds * 1000 + microseconds // 1000
-            live = self.client.zrangebyscore(
-                self._key(":workers:seen"), now_ms - self.worker_stale_ms, "+inf"
+            live = cast(
+                "list[bytes]",
+                self.client.zrangebyscore(
+                    self._key(":workers:seen"), now_ms - self.worker_stale_ms, "+inf"
+                ),
             )
             texts = self.client.hmget(self._key(":workers"), live) if live else []
         statuses = []
@@ -326,7 +330,8 @@ class RedisQueue(Queue):
     def stats(self) -> dict[str, Any]:
         with _unavailable_as_queue_error(self.url):
             counters = self.client.hgetall(self._key(":stats"))
-            sids = [sid.decode() for sid in self.client.zrange(self._key(":active"), 0, -1)]
+            active = cast("list[bytes]", self.client.zrange(self._key(":active"), 0, -1))
+            sids = [sid.decode() for sid in active]
             pipe = self.client.pipeline(transaction=False)
             for sid in sids:
                 pipe.zrangebylex(self._key(":targets"), f"[{sid}:", f"({sid};")

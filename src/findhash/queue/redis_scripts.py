@@ -66,6 +66,6 @@ def script_source(script: str) -> str:
     return _INCLUDE.sub(paste, (folder / f"{script}.lua").read_text(encoding="utf-8"))
 
 
-def register_scripts(client: redis.Redis[bytes]) -> dict[str, redis.commands.core.Script]:
+def register_scripts(client: redis.Redis) -> dict[str, redis.commands.core.Script]:
     """Register every script with `client`; redis-py loads each on first use and after a restart."""
     return {script: client.register_script(script_source(script)) for script in SCRIPT_NAMES}
