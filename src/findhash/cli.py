@@ -6,13 +6,14 @@ that a container is configured without changing its command.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from enum import IntEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -322,20 +323,24 @@ def enqueue(
     prefixes: tuple[str, ...], source: Any, batch_size: int, url: str, queue_name: str
 ) -> None:
     """Push items (hex prefixes or JSON objects) onto a Redis queue."""
-    queue = _open_or_exit(url, queue_name)
-    pushed = 0
-    if prefixes:
-        pushed += queue.push(prefixes)
-    if source is not None:
-        batch: list[str] = []
-        for line in source:
-            if line.strip():
-                batch.append(line.rstrip("\n"))
-            if len(batch) >= batch_size:
-                pushed += queue.push(batch)
-                batch.clear()
-        pushed += queue.push(batch)
+    with _open_or_exit(url, queue_name) as queue:
+        pushed = queue.push(prefixes) if prefixes else 0
+        if source is not None:
+            pushed += _push_lines(queue, source, batch_size)
     click.echo(f"pushed {pushed} items to {queue_name}")
+
+
+def _push_lines(queue: Queue, lines: Iterable[str], batch_size: int) -> int:
+    """Push one item per non-blank line, `batch_size` at a time, so no list grows unbounded."""
+    pushed = 0
+    batch: list[str] = []
+    for line in lines:
+        if line.strip():
+            batch.append(line.rstrip("\n"))
+        if len(batch) >= batch_size:
+            pushed += queue.push(batch)
+            batch.clear()
+    return pushed + queue.push(batch)
 
 
 @main.command()
@@ -349,17 +354,15 @@ def enqueue(
 )
 def status(url: str, queue_name: str, as_json: bool, watch: float | None) -> None:
     """Show pending, processing, solved and failed items, live workers and rates."""
-    queue = _open_or_exit(url, queue_name)
-    if watch is None:
-        _print_status(queue, as_json)
-        return
-    try:
-        while True:
-            click.clear()
+    with _open_or_exit(url, queue_name) as queue:
+        if watch is None:
             _print_status(queue, as_json)
-            time.sleep(watch)
-    except KeyboardInterrupt:
-        pass
+            return
+        with contextlib.suppress(KeyboardInterrupt):
+            while True:
+                click.clear()
+                _print_status(queue, as_json)
+                time.sleep(watch)
 
 
 def _print_status(queue: Queue, as_json: bool) -> None:
@@ -411,25 +414,29 @@ def _print_status(queue: Queue, as_json: bool) -> None:
 @click.option("--follow", is_flag=True, help="Keep printing new records as they arrive.")
 def results(url: str, queue_name: str, as_json: bool, show_failed: bool, follow: bool) -> None:
     """Print the records of solved items (or of failed ones), as a table or JSON lines."""
-    queue = _open_or_exit(url, queue_name)
-    read = queue.failed if show_failed else queue.results
-    records = read(0)
-    if not (as_json or follow):
-        table = failed_table(records) if show_failed else results_table(records)
-        Console().print(table)
-        return
+    with _open_or_exit(url, queue_name) as queue:
+        read = queue.failed if show_failed else queue.results
+        if as_json or follow:
+            with contextlib.suppress(KeyboardInterrupt):
+                _print_records(read, as_json, follow)
+            return
+        records = read(0)
+        Console().print(failed_table(records) if show_failed else results_table(records))
+
+
+def _print_records(
+    read: Callable[[int], list[dict[str, Any]]], as_json: bool, follow: bool
+) -> None:
+    """Print records one per line; with `follow`, keep polling for new ones."""
     seen = 0
-    try:
-        while True:
-            for record in records:
-                click.echo(json.dumps(record) if as_json else _one_line(record))
-            seen += len(records)
-            if not follow:
-                return
-            time.sleep(1.0)
-            records = read(seen)
-    except KeyboardInterrupt:
-        pass
+    while True:
+        records = read(seen)
+        for record in records:
+            click.echo(json.dumps(record) if as_json else _one_line(record))
+        seen += len(records)
+        if not follow:
+            return
+        time.sleep(1.0)
 
 
 def _one_line(record: dict[str, Any]) -> str:
@@ -438,9 +445,12 @@ def _one_line(record: dict[str, Any]) -> str:
     return f"{record.get('prefix')}  {record.get('input')!r}  {record.get('digest')}"
 
 
-def _open_or_exit(url: str, queue_name: str) -> Queue:
+@contextlib.contextmanager
+def _open_or_exit(url: str, queue_name: str) -> Iterator[Queue]:
+    """The queue, closed afterwards; unreachable at any point, a message and status 3."""
     try:
-        return connect(url, queue_name)
+        with connect(url, queue_name) as queue:
+            yield queue
     except QueueUnavailable as error:
         click.echo(f"findhash: {error}", err=True)
         sys.exit(ExitCode.UNAVAILABLE)
