@@ -177,3 +177,17 @@ def test_thousands_of_items_are_taken_in_bounded_batches(queues: QueueHarness) -
     assert lease is not None
     assert 0 < counts.pending < len(items)
     assert counts.pending + counts.processing + counts.failed == len(items)
+
+
+def test_an_item_whose_check_raises_unexpectedly_is_failed_instead_of_crashing_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_check(*args: object, **kwargs: object) -> str:
+        raise RuntimeError("a gap in the checks")
+
+    monkeypatch.setattr("findhash.queue.items.parse_prefix", broken_check)
+
+    verdict = judge("0ce", max_feasible_digits=16)
+
+    assert isinstance(verdict, Rejected)
+    assert "could not be checked (RuntimeError)" in json.loads(verdict.record)["reason"]

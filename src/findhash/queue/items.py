@@ -92,6 +92,12 @@ def judge(raw: str | bytes, max_feasible_digits: int | None) -> Admitted | Rejec
         return _rejected(raw, INFEASIBLE, str(error))
     except (InvalidTarget, InvalidSpace) as error:
         return _rejected(raw, INVALID, str(error))
+    except Exception as error:
+        # Anything else is a gap in the checks above. An item that raises here would
+        # otherwise crash every worker that takes its batch, again and again, so it
+        # is failed with what went wrong, and the gap is logged for a person to close.
+        log.exception("Checking an item raised unexpectedly; failing it as invalid.")
+        return _rejected(raw, INVALID, f"item could not be checked ({type(error).__name__})")
     stub = _excerpt(raw)
     stub["prefix"] = prefix
     return Admitted(space=space, space_id=space_id(space), prefix=prefix, stub=dump(stub))
