@@ -3,8 +3,9 @@
     python bench/kernels.py [--seconds 3]
 
 Rows: each kernel with one target on one and on two threads, then the best
-kernel with 10,000 targets and with a message longer than a block. The baseline is measured in the same run, so
-the ratios hold even on a busy machine better than the absolute rates do.
+kernel with 10,000 targets and with a message longer than a block. The baseline
+is measured in the same run, so the ratios hold even on a busy machine better
+than the absolute rates do.
 """
 
 from __future__ import annotations
