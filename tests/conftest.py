@@ -16,25 +16,15 @@ if TYPE_CHECKING:
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh redis-server with append-only persistence, stopped after the test."""
-    server = RedisServer(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "redis") as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture
 def memory_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A fresh redis-server without persistence: faster, for tests that never restart it."""
-    server = RedisServer(tmp_path / "redis-memory", appendonly=False)
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "redis-memory", appendonly=False) as server:
         yield server
-    finally:
-        server.kill()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -29,6 +29,15 @@ class RedisServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
+    def __enter__(self) -> RedisServer:
+        """Start in a fresh directory; leaving the block kills the server."""
+        self.directory.mkdir(parents=True)
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
+
     @property
     def url(self) -> str:
         auth = f":{self.password}@" if self.password else ""

@@ -293,13 +293,8 @@ def read_only_directory() -> Iterator[Path]:
 @pytest.fixture
 def job_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server that asks for a password, as the one in the cluster does."""
-    server = RedisServer(tmp_path / "redis", password=secrets.token_hex(16))
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "redis", password=secrets.token_hex(16)) as server:
         yield server
-    finally:
-        server.kill()
 
 
 def worker_container() -> Manifest:

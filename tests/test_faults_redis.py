@@ -58,13 +58,8 @@ def wait_for(condition, timeout_s: float, what: str, poll_s: float = 0.1) -> Non
 
 @pytest.fixture
 def redis_with_password(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path / "redis", password=PASSWORD)
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "redis", password=PASSWORD) as server:
         yield server
-    finally:
-        server.kill()
 
 
 def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_connections(
@@ -110,10 +105,7 @@ def test_no_acknowledged_result_is_lost_when_redis_crashes_twice_and_drops_conne
 def test_workers_started_while_redis_is_down_wait_log_each_retry_and_then_work(
     tmp_path: Path,
 ) -> None:
-    server = RedisServer(tmp_path / "redis")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "redis") as server:
         backend = RedisBackend(server)
         cluster = Cluster(
             backend,
@@ -129,8 +121,6 @@ def test_workers_started_while_redis_is_down_wait_log_each_retry_and_then_work(
         with cluster:
             schedule = Schedule().at(10.0, Fault.START_REDIS)
             outcome = cluster.run([], schedule, deadline_s=90)
-    finally:
-        server.kill()
 
     print(outcome.figures.summary())
     outcome.assert_clean()

@@ -241,10 +241,7 @@ def test_the_key_list_in_lua_matches_the_one_in_python() -> None:
 
 
 def test_the_queue_survives_a_server_restart(tmp_path: Path) -> None:
-    server = RedisServer(tmp_path / "durable")
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "durable") as server:
         queue = connect(server.url, lease_ttl_s=TTL_S)
         queue.push(["0ce", "babaca"])
         lease = queue.claim("w", 100, now_ms=T0)
@@ -258,8 +255,6 @@ def test_the_queue_survives_a_server_restart(tmp_path: Path) -> None:
         assert again is not None and again.start == 100
         assert queue.report(lease, *scan(lease), now_ms=T0)
         queue.close()
-    finally:
-        server.kill()
 
 
 def test_an_unreachable_server_raises_queue_unavailable(tmp_path: Path) -> None:
@@ -279,10 +274,7 @@ def test_an_unreachable_server_raises_queue_unavailable(tmp_path: Path) -> None:
 def test_the_password_never_reaches_the_log(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    server = RedisServer(tmp_path / "secret", password="hunter2-secret", appendonly=False)
-    server.directory.mkdir()
-    server.start()
-    try:
+    with RedisServer(tmp_path / "secret", password="hunter2-secret", appendonly=False) as server:
         with caplog.at_level(logging.DEBUG, logger="findhash"):
             queue = connect(server.url)
             queue.push(["0ce"])
@@ -291,8 +283,6 @@ def test_the_password_never_reaches_the_log(
         server.kill()
         with pytest.raises(QueueUnavailable) as failure:
             connect(server.url).counts()
-    finally:
-        server.kill()
 
     assert "hunter2-secret" not in caplog.text
     assert "hunter2-secret" not in str(failure.value)
