@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -17,12 +18,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Another server that speaks the protocol (valkey-server) can stand in for Redis.
+SERVER_BINARY = os.environ.get("FINDHASH_TEST_REDIS_SERVER", "redis-server")
+
+
 class RedisServer:
     """One redis-server process; `restart()` brings it back on the same port from its files."""
 
     def __init__(self, directory: Path, password: str | None = None, appendonly: bool = True):
-        if shutil.which("redis-server") is None:
-            raise RuntimeError("redis-server is not installed; .ci/run installs it")
+        if shutil.which(SERVER_BINARY) is None:
+            raise RuntimeError(f"{SERVER_BINARY} is not installed; .ci/run installs it")
         self.directory = directory
         self.password = password
         self.appendonly = appendonly
@@ -45,7 +50,7 @@ class RedisServer:
 
     def start(self) -> None:
         args = [
-            "redis-server",
+            SERVER_BINARY,
             "--port", str(self.port),
             "--bind", "127.0.0.1",
             "--dir", str(self.directory),
