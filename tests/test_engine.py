@@ -122,3 +122,21 @@ def test_a_bad_prefix_is_refused_before_any_search() -> None:
 def test_an_exhausted_finite_space_says_how_many_candidates_it_tried() -> None:
     with pytest.raises(SpaceExhausted, match=r"up to 2 characters .* fffff \(6 candidates"):
         findhash.find("fffff", alphabet="ab", max_length=2)
+
+
+def test_a_hit_hashlib_does_not_confirm_sends_the_range_to_the_python_implementation(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    space = Space()
+    scanner = Scanner(space, ["0ce", "ab"], "python")
+    wrong = (1, [("0ce", 5, "0ce" + "0" * 61)])
+    # A kernel that reports a digest for index 5 that is not its digest.
+    monkeypatch.setattr(scanner, "_native_targets", object())
+    monkeypatch.setattr(scanner, "_scan_native", lambda start, count, stop: wrong)
+
+    result = scanner.scan(0, 20_000)
+
+    expected = first_hits_by_brute_force(space, ["0ce", "ab"], 0, 20_000)
+    assert {p: (h.index, h.digest) for p, h in result.hits.items()} == expected
+    assert result.hashed == 20_000
+    assert "scanning the range again with the Python implementation" in caplog.text

@@ -9,13 +9,17 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from findhash.engine import available_kernels
+from findhash.queue.sqlite_queue import SqliteQueue
 from findhash.space import Space
+from findhash.worker import Worker, WorkerConfig
 from tests.redis_server import RedisServer
 
 WORKER = [sys.executable, "-m", "findhash", "--log-level", "debug", "worker", "--threads", "1"]
@@ -139,3 +143,66 @@ def test_twenty_thousand_prefixes_pushed_at_once_are_all_solved_by_two_workers(
         assert_verified(record)
     assert client.llen("job") == client.llen("job:processing") == client.llen("job:failed") == 0
     print(f"20,000 items solved in {elapsed_s:.1f} s: {20_000 / elapsed_s:.0f} items/s")
+
+
+def test_a_worker_keeps_long_chunks_leased_by_renewing_on_time_not_per_slice(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    # Chunks of about 20 s on the Python kernel, against a one-second lease, while
+    # a second worker claims tiny chunks and so reaps every lease that expires:
+    # only renewals driven by the clock, not by the chunk's progress, keep them.
+    redis_server.client().rpush("job", "f" * 14)
+    options = ["--kernel", "python", "--lease-ttl-s", "1"]
+    workers = [
+        start_worker(redis_server, tmp_path / "w0.log", *options, "--chunk-target-s", "20"),
+        start_worker(redis_server, tmp_path / "w1.log", *options, "--chunk-target-s", "0.05"),
+    ]
+    time.sleep(8)
+
+    for worker in workers:
+        worker.send_signal(signal.SIGTERM)
+    assert [worker.wait(timeout=10) for worker in workers] == [143, 143]
+    for n in range(2):
+        log = (tmp_path / f"w{n}.log").read_text()
+        assert "Leased" in log
+        assert "was lost" not in log
+    assert redis_server.client().hlen("job:leases") == 0
+
+
+def test_a_worker_whose_parent_is_already_gone_stops_without_claiming(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    redis_server.client().rpush("job", "f" * 12)
+    worker = start_worker(redis_server, tmp_path / "w.log", "--parent-pid", "999999999")
+
+    assert worker.wait(timeout=30) == 1
+    log = (tmp_path / "w.log").read_text()
+    assert "Parent gone received" in log
+    assert "Leased" not in log
+
+
+class CountingQueue(SqliteQueue):
+    """A real SQLite queue that counts the heartbeats written to it."""
+
+    heartbeats = 0
+
+    def heartbeat(self, *args: Any, **kwargs: Any) -> None:
+        self.heartbeats += 1
+        super().heartbeat(*args, **kwargs)
+
+
+def test_heartbeats_keep_their_pace_after_the_first_scanning_thread_ends(tmp_path: Path) -> None:
+    queue = CountingQueue(str(tmp_path / "queue.sqlite3"))
+    config = WorkerConfig(worker_id="w", threads=2, heartbeat_s=0.5)
+    scanners = [
+        threading.Thread(target=lambda: None),
+        threading.Thread(target=time.sleep, args=(2,)),
+    ]
+    for thread in scanners:
+        thread.start()
+
+    Worker(lambda: queue, config)._heartbeat_until_done(queue, scanners)
+
+    # One every half second while the second thread runs: about four, not thousands.
+    assert 2 <= queue.heartbeats <= 8
+    queue.close()

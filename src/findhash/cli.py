@@ -34,7 +34,7 @@ from findhash.display import (
 )
 from findhash.engine import KERNEL_CHOICES, available_kernels, choose_kernel
 from findhash.errors import FindhashError
-from findhash.local import LocalSearch, Outcome
+from findhash.local import LocalSearch, LocalSearchFailed, Outcome
 from findhash.queue import Queue, QueueUnavailable, connect
 from findhash.space import DEFAULT_ALGORITHM
 from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS, parse_prefix
@@ -46,7 +46,7 @@ T = TypeVar("T")
 
 class ExitCode(IntEnum):
     OK = 0
-    FAILED = 1  # an answer did not verify, or some items could not be solved
+    FAILED = 1  # an answer did not verify, or the local workers could not finish
     USAGE = 2  # click's own code for bad options
     UNAVAILABLE = 3  # the queue's server could not be reached in time
     TERMINATED = 143  # stopped by SIGTERM before the queue was complete; work handed back
@@ -198,8 +198,12 @@ def search(
     chosen = _run_or_exit(lambda: choose_kernel(kernel))
     console.print(f"findhash: {len(prefixes)} items, {workers} local workers, {chosen} kernel")
     run = LocalSearch(prefixes, workers, state, kernel, max_feasible_digits=max_feasible_digits)
-    with Live(console=console, transient=as_json, refresh_per_second=4) as live:
-        outcome = _run_or_exit(lambda: run.run(lambda p: live.update(progress_line(p))))
+    try:
+        with Live(console=console, transient=as_json, refresh_per_second=4) as live:
+            outcome = run.run(lambda p: live.update(progress_line(p)))
+    except LocalSearchFailed as error:
+        console.print(f"findhash: {error}")
+        sys.exit(ExitCode.FAILED)
     _print_outcome(outcome, as_json)
     if outcome.interrupted:
         hint = f"run the same command to resume from {state}" if state else "use --state to resume"
@@ -269,7 +273,7 @@ def _print_outcome(outcome: Outcome, as_json: bool) -> None:
     default=default_worker_id,
     help="Name in logs and heartbeats; default host-pid [env FINDHASH_WORKER_ID].",
 )
-@click.option("--stop-with-parent", is_flag=True, hidden=True)
+@click.option("--parent-pid", type=int, hidden=True, help="Stop when this process dies.")
 @kernel_option
 @feasibility_option
 def worker(
@@ -281,7 +285,7 @@ def worker(
     connect_give_up_s: float,
     wait: bool,
     worker_id: str,
-    stop_with_parent: bool,
+    parent_pid: int | None,
     kernel: str,
     max_feasible_digits: int,
 ) -> None:
@@ -304,8 +308,8 @@ def worker(
     # more pods after it, so an evicted or scaled-down worker must not exit 0.
     signal.signal(signal.SIGTERM, lambda *_: runner.request_stop("SIGTERM", ExitCode.TERMINATED))
     signal.signal(signal.SIGINT, lambda *_: runner.request_stop("SIGINT"))
-    if stop_with_parent:
-        stop_worker_with_parent(runner)
+    if parent_pid is not None:
+        stop_worker_with_parent(runner, parent_pid)
     sys.exit(runner.run())
 
 

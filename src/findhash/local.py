@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from findhash.display import Progress
+from findhash.errors import FindhashError
 from findhash.queue import Queue, connect
+from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,7 @@ MAX_RESTARTS_PER_WORKER = 3
 STOP_GRACE_S = 10.0
 
 
-class LocalSearchFailed(Exception):
+class LocalSearchFailed(FindhashError):
     """The local workers could not finish the search; the message says why."""
 
 
@@ -52,7 +56,7 @@ class LocalSearch:
     state: Path | None = None
     kernel: str = "auto"
     lease_ttl_s: float = 10.0
-    max_feasible_digits: int = 16
+    max_feasible_digits: int = DEFAULT_MAX_FEASIBLE_DIGITS
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     _restarts: list[int] = field(default_factory=list)
 
@@ -60,16 +64,24 @@ class LocalSearch:
         with tempfile.TemporaryDirectory(prefix="findhash-") as scratch, _stop_signals_interrupt():
             path = self.state or Path(scratch) / "queue.sqlite3"
             self._log_path = Path(scratch) / "workers.log"
-            queue = connect(
-                str(path),
-                lease_ttl_s=self.lease_ttl_s,
-                max_feasible_digits=self.max_feasible_digits,
-            )
+            queue = self._open(path)
             try:
                 return self._search(queue, path, show)
             finally:
                 self._stop_workers()
                 queue.close()
+
+    def _open(self, path: Path) -> Queue:
+        try:
+            queue = connect(
+                str(path),
+                lease_ttl_s=self.lease_ttl_s,
+                max_feasible_digits=self.max_feasible_digits,
+            )
+            queue.counts()
+        except sqlite3.DatabaseError as error:
+            raise LocalSearchFailed(f"{path} is not a findhash state file ({error})") from error
+        return queue
 
     def _search(self, queue: Queue, path: Path, show: Callable[[Progress], None]) -> Outcome:
         queue.push(self._items_not_yet_queued(queue))
@@ -78,7 +90,7 @@ class LocalSearch:
         self._start_workers(path)
         try:
             while not queue.is_complete():
-                self._restart_dead_workers(path)
+                self._restart_dead_workers(queue, path)
                 show(self._progress(queue, hashes_before, started))
                 time.sleep(POLL_S)
         except KeyboardInterrupt:
@@ -101,7 +113,7 @@ class LocalSearch:
         return [
             sys.executable, "-m", "findhash", "--log-level", "warning",
             "worker", "--url", str(path), "--threads", "1", "--kernel", self.kernel,
-            "--stop-with-parent",
+            "--parent-pid", str(os.getpid()),
             "--lease-ttl-s", str(self.lease_ttl_s),
             "--max-feasible-digits", str(self.max_feasible_digits),
         ]  # fmt: skip
@@ -118,10 +130,10 @@ class LocalSearch:
                 stderr=log_file,
             )
 
-    def _restart_dead_workers(self, path: Path) -> None:
+    def _restart_dead_workers(self, queue: Queue, path: Path) -> None:
         for slot, process in enumerate(self._processes):
             status = process.poll()
-            if status is None or status == 0:
+            if status is None or (status == 0 and queue.is_complete()):
                 continue
             if self._restarts[slot] >= MAX_RESTARTS_PER_WORKER:
                 raise LocalSearchFailed(
@@ -157,20 +169,17 @@ class LocalSearch:
                 process.wait()
 
     def _progress(self, queue: Queue, hashes_before: int, started: float) -> Progress:
-        results, failed = queue.results(), queue.failed()
-        solved = {record["prefix"] for record in results}
+        counts, stats = queue.counts(), queue.stats()
         seconds = time.monotonic() - started
-        hashes = queue.stats().get("hashes", 0) - hashes_before
+        hashes = stats.get("hashes", 0) - hashes_before
         return Progress(
             total=len(self.items),
-            solved=len(results),
-            failed=len(failed),
+            solved=counts.results,
+            failed=counts.failed,
             hashes=hashes,
             seconds=seconds,
             hashes_per_second=hashes / seconds if seconds > 0 else 0.0,
-            open_prefix_lengths=tuple(
-                len(prefix) for prefix in _plain_prefixes(self.items) if prefix not in solved
-            ),
+            open_prefix_lengths=tuple(stats.get("open_prefix_lengths", ())),
         )
 
     def _outcome(
@@ -205,10 +214,3 @@ def _stop_signals_interrupt() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _plain_prefixes(items: Sequence[str]) -> list[str]:
-    """The items that are plain hex prefixes, normalised; others are left to the queue."""
-    hex_digits = set("0123456789abcdef")
-    prefixes = (item.strip().lower() for item in items)
-    return [prefix for prefix in prefixes if prefix and set(prefix) <= hex_digits]

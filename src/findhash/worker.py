@@ -1,9 +1,10 @@
 """The worker: lease chunks from a queue, scan them on every usable core, report what they hold.
 
 Each scanning thread has its own queue connection and loops claim, scan, report.
-A chunk is scanned in slices so that the lease is renewed in time, a stop
-request is honoured within a slice, and a chunk whose prefixes are all found
-ends early. The main thread writes heartbeats and waits for the scanners.
+A chunk is scanned in slices of about a quarter of a second, sized from the
+rate measured in its space, so that the lease is renewed on time and a stop
+request is honoured at once, however slow the space; a chunk whose prefixes
+are all found ends early. The main thread writes heartbeats and waits.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from findhash.engine import Hit, Scanner
@@ -31,12 +32,13 @@ T = TypeVar("T")
 
 FIRST_CHUNK = 1 << 18
 MIN_CHUNK = 1 << 10
+# Before a space's rate is known, a slice this small is quick even for a slow
+# algorithm with a long message; the next slice is sized from what it took.
+FIRST_SLICE = 256
+SLICE_TARGET_S = 0.25
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-SLICES_PER_CHUNK = 8
 MAX_RETRY_DELAY_S = 10.0
-# A stopping worker tries this long to hand its chunks back, then leaves them to
-# expire: a hand-back is a courtesy that saves one lease time, not a guarantee.
-RELEASE_GIVE_UP_S = 3.0
+FINISHED, STOPPED, LOST = "finished", "stopped", "lost"
 
 
 class WorkerExit(Exception):
@@ -56,8 +58,8 @@ class WorkerConfig:
     connect_give_up_s: float = 300.0
 
 
-def stop_with_parent(worker: Worker) -> None:
-    """Stop `worker` when the process that started it dies (Linux only).
+def stop_with_parent(worker: Worker, parent_pid: int) -> None:
+    """Stop `worker` when process `parent_pid`, which started it, dies (Linux only).
 
     `findhash search` starts its workers this way: a search killed outright would
     otherwise leave them hashing for items nobody waits for any more.
@@ -66,9 +68,9 @@ def stop_with_parent(worker: Worker) -> None:
         return
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() == 1:
+    if os.getppid() != parent_pid:
         # The parent died before the request took effect.
-        worker.request_stop("Parent gone", 0)
+        worker.request_stop("Parent gone", 1)
 
 
 def default_worker_id() -> str:
@@ -133,8 +135,8 @@ class Worker:
 
     def _heartbeat_until_done(self, queue: Queue, scanners: list[threading.Thread]) -> None:
         last_time, last_hashed = time.monotonic(), 0
-        while any(thread.is_alive() for thread in scanners):
-            scanners[0].join(timeout=self.config.heartbeat_s)
+        while alive := [thread for thread in scanners if thread.is_alive()]:
+            alive[0].join(timeout=self.config.heartbeat_s)
             now, hashed = time.monotonic(), sum(self._hashed)
             rate = (hashed - last_hashed) / max(now - last_time, 1e-9)
             last_time, last_hashed = now, hashed
@@ -144,13 +146,13 @@ class Worker:
                 self.log.debug("Heartbeat not written: %s", error)
             self.log.debug("%.2f M hashes/s, %d hashed in all.", rate / 1e6, hashed)
 
-    def with_retry(self, what: str, call: Callable[[], T], give_up_s: float | None = None) -> T:
+    def with_retry(self, what: str, call: Callable[[], T]) -> T:
         """Call `call`, retrying with bounded back-off while the queue is unreachable.
 
-        Gives up (WorkerExit) after `give_up_s`, or at once once a stop was requested.
+        Gives up (WorkerExit) after the configured time, or at once when stopping.
         """
-        give_up_s = self.config.connect_give_up_s if give_up_s is None else give_up_s
-        deadline = time.monotonic() + give_up_s
+        started = time.monotonic()
+        deadline = started + self.config.connect_give_up_s
         delay_s = 0.5
         while True:
             try:
@@ -158,7 +160,8 @@ class Worker:
             except QueueUnavailable as error:
                 remaining_s = deadline - time.monotonic()
                 if remaining_s <= 0 or self.stopping.is_set():
-                    self.log.error("%s failed: %s; gave up after %.0f s.", what, error, give_up_s)
+                    waited_s = time.monotonic() - started
+                    self.log.error("%s failed: %s; gave up after %.0f s.", what, error, waited_s)
                     raise WorkerExit(what) from error
                 self.log.warning(
                     "%s failed: %s; retrying in %.1f s (giving up in %.0f s).",
@@ -197,6 +200,7 @@ class _ScanLoop:
         self.queue = worker.with_retry("connect", worker.open_queue)
         self.chunk = FIRST_CHUNK
         self._scanner: Scanner | None = None
+        self._slice_rates: dict[Space, float] = {}
 
     def run(self) -> None:
         try:
@@ -225,43 +229,53 @@ class _ScanLoop:
             lease.start,
             len(lease.prefixes),
         )
-        scanner = self._scanner_for(lease)
         started = time.monotonic()
-        outcome = self._scan_slices(lease, scanner)
-        if outcome is None:
-            self._release(lease)
+        scan = self._scan_slices(lease, self._scanner_for(lease))
+        self._adapt_chunk(scan.hashed, time.monotonic() - started)
+        if scan.ended == FINISHED:
+            self._report(lease, scan.hits, scan.hashed)
             return
-        hits, hashed = outcome
-        self._adapt_chunk(hashed, time.monotonic() - started)
-        self._report(lease, hits, hashed)
+        if scan.ended == STOPPED:
+            self._release(lease)
+        if scan.hits:
+            # The lease is gone, so this report only records the answers; the
+            # chunk itself is searched again by whoever takes it next.
+            self._report(lease, scan.hits, scan.hashed)
 
-    def _scan_slices(self, lease: Lease, scanner: Scanner) -> tuple[dict[str, Hit], int] | None:
-        """Scan the lease's range; None when stopping or the lease was lost before the end."""
-        hits: dict[str, Hit] = {}
-        hashed = 0
-        slice_size = max(1, lease.count // SLICES_PER_CHUNK)
-        renewed_at = time.monotonic()
-        end = lease.start + lease.count
-        position = lease.start
-        while position < end and len(hits) < len(scanner.prefixes):
+    def _scan_slices(self, lease: Lease, scanner: Scanner) -> _ChunkScan:
+        """Scan the lease's range, renewing on time; stop early when asked or when it is lost."""
+        scan = _ChunkScan()
+        renew_at = time.monotonic() + self.config.lease_ttl_s / 3
+        position, end = lease.start, lease.start + lease.count
+        while position < end and len(scan.hits) < len(scanner.prefixes):
             if self.worker.stopping.is_set():
-                return None
-            size = min(slice_size, end - position)
+                scan.ended = STOPPED
+                return scan
+            if time.monotonic() >= renew_at:
+                if not self._renew(lease):
+                    scan.ended = LOST
+                    return scan
+                renew_at = time.monotonic() + self.config.lease_ttl_s / 3
+            size = min(self._slice_size(lease.space), end - position)
+            started = time.monotonic()
             result = scanner.scan(position, size, stop_when_all_found=True)
+            self._slice_rates[lease.space] = result.hashed / max(time.monotonic() - started, 1e-6)
             for prefix, hit in result.hits.items():
-                hits.setdefault(prefix, hit)
-            hashed += result.hashed
+                scan.hits.setdefault(prefix, hit)
+            scan.hashed += result.hashed
             self.worker.count_hashed(self.thread, result.hashed)
-            if result.hashed < size and len(hits) < len(scanner.prefixes):
+            if result.hashed < size and len(scan.hits) < len(scanner.prefixes):
                 break  # the end of a finite space
             position += size
-            if time.monotonic() - renewed_at > self.config.lease_ttl_s / 3:
-                if not self._renew(lease):
-                    # Hits from a lost lease are still answers; the queue keeps those it needs.
-                    self._report(lease, hits, hashed)
-                    return None
-                renewed_at = time.monotonic()
-        return hits, hashed
+        return scan
+
+    def _slice_size(self, space: Space) -> int:
+        """Candidates that take about SLICE_TARGET_S (and well under the lease) in `space`."""
+        rate = self._slice_rates.get(space)
+        if rate is None:
+            return FIRST_SLICE
+        target_s = min(SLICE_TARGET_S, self.config.lease_ttl_s / 6)
+        return max(1, int(rate * target_s))
 
     def _scanner_for(self, lease: Lease) -> Scanner:
         """The last scanner again when space and prefixes are unchanged: its tables are built."""
@@ -303,10 +317,18 @@ class _ScanLoop:
             self.log.info("Report came after the lease was lost; its hits were still offered.")
 
     def _release(self, lease: Lease) -> None:
+        """Hand a chunk back once; if that fails, the lease expires on its own a little later."""
         try:
-            self.worker.with_retry(
-                "release", lambda: self.queue.release(lease), give_up_s=RELEASE_GIVE_UP_S
-            )
+            self.queue.release(lease)
             self.log.debug("Handed back %d candidates from %d.", lease.count, lease.start)
-        except WorkerExit:
-            self.log.warning("Could not hand back a lease; it will expire on its own.")
+        except QueueUnavailable as error:
+            self.log.warning("Could not hand back a lease (%s); it will expire on its own.", error)
+
+
+@dataclass
+class _ChunkScan:
+    """What scanning one chunk came to: its first hits, and whether it ran to the end."""
+
+    hits: dict[str, Hit] = field(default_factory=dict)
+    hashed: int = 0
+    ended: str = FINISHED

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from findhash.space import Space
+
+# Past about a block, copying a hashed message beats hashing it again per candidate.
+MIDSTATE_MIN_BYTES = 128
 
 RawHit = tuple[str, int, str]
 """A prefix, the candidate index that matched it, and the candidate's hex digest."""
@@ -30,15 +33,11 @@ def scan_reference(
     lengths = sorted(lengths_to_prefixes)
     unfound = set(prefixes)
     hits: list[RawHit] = []
-    message = space.message_bytes
-    # The named constructors (hashlib.sha256) are much faster to call than hashlib.new.
-    new_hasher = getattr(hashlib, space.algorithm, None) or functools.partial(
-        hashlib.new, space.algorithm
-    )
+    digest_of = _hasher(space)
     hashed = 0
     nonces = iterate_nonces(space, start)
     for index, nonce in zip(range(start, start + count), nonces, strict=False):
-        digest = new_hasher(message + nonce).hexdigest()
+        digest = digest_of(nonce)
         hashed += 1
         for length in lengths:
             head = digest[:length]
@@ -48,6 +47,29 @@ def scan_reference(
         if stop_when_all_found and not unfound:
             break
     return hashed, hits
+
+
+def _hasher(space: Space) -> Callable[[bytes], str]:
+    """A function from nonce to hex digest of `message + nonce`.
+
+    A long message is hashed once and its state copied per candidate; a short one
+    is cheaper to prepend, with the named constructors (hashlib.sha256), which are
+    much faster to call than hashlib.new.
+    """
+    message = space.message_bytes
+    if len(message) >= MIDSTATE_MIN_BYTES:
+        midstate = hashlib.new(space.algorithm, message)
+
+        def from_midstate(nonce: bytes) -> str:
+            hasher = midstate.copy()
+            hasher.update(nonce)
+            return hasher.hexdigest()
+
+        return from_midstate
+    new_hasher = getattr(hashlib, space.algorithm, None) or functools.partial(
+        hashlib.new, space.algorithm
+    )
+    return lambda nonce: new_hasher(message + nonce).hexdigest()
 
 
 def iterate_nonces(space: Space, start: int) -> Iterator[bytes]:

@@ -2,12 +2,14 @@
 
 A Scanner is built once for a space and a set of prefixes (the native prefilter
 is built then) and scans many ranges. Every hit is recomputed with hashlib before
-it is returned, so a kernel defect can cost time but never a wrong answer.
+it is returned; a hit that hashlib does not confirm sends the range to the Python
+implementation, so a kernel defect can cost time but never a wrong answer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -15,6 +17,8 @@ from findhash.engine import kernels
 from findhash.engine.reference import RawHit, scan_reference
 from findhash.errors import FindhashError
 from findhash.space import Space
+
+log = logging.getLogger(__name__)
 
 # The native kernel counts indices in 64 bits; ranges beyond that, which no
 # search will reach in practice, are scanned by the Python implementation.
@@ -64,16 +68,26 @@ class Scanner:
         count = self._within_space(start, count)
         if count == 0 or not self.prefixes:
             return ScanResult(hits={}, hashed=0)
-        if self._native_targets is not None and start + count <= NATIVE_INDEX_LIMIT:
+        if self._native_targets is not None and start + count < NATIVE_INDEX_LIMIT:
             hashed, raw_hits = self._scan_native(start, count, stop_when_all_found)
         else:
             hashed, raw_hits = scan_reference(
                 self.space, self.prefixes, start, count, stop_when_all_found
             )
-        hits = {
+        try:
+            hits = self._verified_hits(raw_hits)
+        except KernelError as error:
+            log.error("%s; scanning the range again with the Python implementation.", error)
+            hashed, raw_hits = scan_reference(
+                self.space, self.prefixes, start, count, stop_when_all_found
+            )
+            hits = self._verified_hits(raw_hits)
+        return ScanResult(hits=hits, hashed=hashed)
+
+    def _verified_hits(self, raw_hits: list[RawHit]) -> dict[str, Hit]:
+        return {
             prefix: self._verified_hit(prefix, index, digest) for prefix, index, digest in raw_hits
         }
-        return ScanResult(hits=hits, hashed=hashed)
 
     def _within_space(self, start: int, count: int) -> int:
         if start < 0 or count < 0:
