@@ -178,3 +178,15 @@ def wait_for_workers(state: Path, count: int, timeout_s: float = 60.0) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{count} workers did not start on {state} within {timeout_s} s")
+
+
+def test_options_without_a_variable_of_their_own_read_one_named_after_command_and_option() -> None:
+    env = {**os.environ, "FINDHASH_BENCH_THREADS": "2", "FINDHASH_BENCH_SECONDS": "0.2"}
+    finished = subprocess.run(
+        [*FINDHASH, "bench", "--json", "--kernel", "python"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert json.loads(finished.stdout)["threads"] == 2

@@ -1,7 +1,8 @@
 """The `findhash` command line: every command and option in one place.
 
-Every option can also be set by the environment variable named in its help, so
-that a container is configured without changing its command.
+Every option can also be set by an environment variable, so that a container is
+configured without changing its command: the one named in the option's help, or
+else FINDHASH_<COMMAND>_<OPTION> (FINDHASH_STATUS_WATCH, FINDHASH_BENCH_THREADS).
 """
 
 from __future__ import annotations
@@ -99,7 +100,13 @@ def feasibility_option(function: Callable[..., Any]) -> Callable[..., Any]:
     )(function)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={
+        "help_option_names": ["-h", "--help"],
+        # Options named without a variable of their own read FINDHASH_<COMMAND>_<OPTION>.
+        "auto_envvar_prefix": "FINDHASH",
+    }
+)
 @click.option(
     "--log-level",
     envvar="FINDHASH_LOG_LEVEL",

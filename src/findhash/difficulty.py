@@ -8,7 +8,8 @@ varies, which is why estimates are given as tries (or time) to 50, 90 and 99 %.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Mapping
 
 REPORTED_PROBABILITIES = (0.5, 0.9, 0.99)
 
@@ -46,15 +47,13 @@ def expected_tries_all(digit_lengths: Iterable[int]) -> float:
     That is the mean of the largest of the prefixes' waiting times, which the
     hardest few dominate: 10,000 five-digit prefixes cost about ten times one.
     """
-    counts: dict[int, int] = {}
-    for digits in digit_lengths:
-        counts[digits] = counts.get(digits, 0) + 1
+    counts = Counter(digit_lengths)
     if not counts:
         return 0.0
     return _expected_maximum(counts)
 
 
-def _expected_maximum(counts: dict[int, int]) -> float:
+def _expected_maximum(counts: Mapping[int, int]) -> float:
     """E[max of independent exponentials], integrated numerically over a log grid.
 
     Tries per prefix are geometric with tiny p, so an exponential with rate p is an
@@ -78,7 +77,7 @@ def _expected_maximum(counts: dict[int, int]) -> float:
     return area
 
 
-def _tail(counts: dict[int, int], tries: float) -> float:
+def _tail(counts: Mapping[int, int], tries: float) -> float:
     """P(max > tries): the chance that some prefix is still unfound after `tries`."""
     log_all_found = 0.0
     for digits, n in counts.items():
@@ -91,9 +90,7 @@ def _tail(counts: dict[int, int], tries: float) -> float:
 
 def tries_until_all_found(digit_lengths: Iterable[int], probability: float) -> float:
     """Tries after which every prefix of a set is found with the given chance."""
-    counts: dict[int, int] = {}
-    for digits in digit_lengths:
-        counts[digits] = counts.get(digits, 0) + 1
+    counts = Counter(digit_lengths)
     if not counts:
         return 0.0
     low, high = 0.0, max(expected_tries(digits) for digits in counts)

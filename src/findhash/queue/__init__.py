@@ -13,6 +13,7 @@ from findhash.queue.base import (
     QueueUnavailable,
     WorkerStatus,
 )
+from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS
 
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
@@ -30,7 +31,7 @@ def connect(
     url_or_path: str,
     name: str = DEFAULT_NAME,
     lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
-    max_feasible_digits: int | None = 16,
+    max_feasible_digits: int | None = DEFAULT_MAX_FEASIBLE_DIGITS,
     *,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     intake_batch: int = DEFAULT_INTAKE_BATCH,

@@ -27,6 +27,12 @@ DEFAULT_MAX_ATTEMPTS = 5
 # Pending items validated and activated per claim: enough to drain 20,000 items
 # in a hundred claims, small enough that one claim never stalls the server.
 DEFAULT_INTAKE_BATCH = 200
+# Expired leases ended per claim: a fleet that died at once is taken back over
+# a few claims rather than in one long step.
+REAP_BATCH = 100
+# Claims that only validate pending items before one of them finds a chunk; the
+# bound keeps a queue of nothing but bad input from holding a worker forever.
+MAX_INTAKE_ROUNDS = 64
 # A worker whose last heartbeat is older than this many lease times is gone.
 WORKER_STALE_LEASES = 3
 # Redis receives an intake as one command's arguments; Lua's stack holds 8,000.
@@ -183,6 +189,10 @@ class Queue(abc.ABC):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    @property
+    def lease_ttl_ms(self) -> int:
+        return int(self.lease_ttl_s * 1000)
 
     @property
     def worker_stale_ms(self) -> int:

@@ -21,10 +21,10 @@ from findhash.errors import InfeasibleTarget, InvalidSpace, InvalidTarget
 from findhash.space import Space
 from findhash.targets import parse_prefix
 
-# Failed records keep at most this many characters of the item, so that one
-# enormous item cannot bloat the list the command line prints.
 log = logging.getLogger(__name__)
 
+# Failed records keep at most this many characters of the item, so that one
+# enormous item cannot bloat the list the command line prints.
 ITEM_EXCERPT_CHARS = 200
 SPACE_ID_HEX_CHARS = 20
 ITEM_FIELDS = ("prefix", "algorithm", "message", "alphabet", "max_length")

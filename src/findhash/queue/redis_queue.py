@@ -25,6 +25,8 @@ from findhash.queue.base import (
     DEFAULT_LEASE_TTL_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_NAME,
+    MAX_INTAKE_ROUNDS,
+    REAP_BATCH,
     Lease,
     Queue,
     QueueCounts,
@@ -36,16 +38,11 @@ from findhash.queue.base import (
 )
 from findhash.queue.redis_scripts import key_of, queue_keys, register_scripts
 from findhash.space import Space
+from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS
 
 log = logging.getLogger(__name__)
 
 PUSH_BATCH = 1000
-# Expired leases ended per claim: a fleet that died at once is taken back over
-# a few claims rather than in one long script.
-REAP_BATCH = 100
-# Claims that only validate pending items before one of them finds a chunk; the
-# bound keeps a queue of nothing but bad input from holding a worker forever.
-MAX_INTAKE_ROUNDS = 64
 FORGET_BATCH = 50
 CONNECT_TIMEOUT_S = 10.0
 SOCKET_TIMEOUT_S = 30.0
@@ -76,7 +73,7 @@ class RedisQueue(Queue):
         url: str,
         name: str = DEFAULT_NAME,
         lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
-        max_feasible_digits: int | None = 16,
+        max_feasible_digits: int | None = DEFAULT_MAX_FEASIBLE_DIGITS,
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         intake_batch: int = DEFAULT_INTAKE_BATCH,
@@ -95,10 +92,6 @@ class RedisQueue(Queue):
         self.scripts = register_scripts(self.client)
         self._spaces: dict[str, SpaceView] = {}
         log.info("Using Redis queue %s at %s.", name, self.url)
-
-    @property
-    def _ttl_ms(self) -> int:
-        return int(self.lease_ttl_s * 1000)
 
     def _key(self, suffix: str) -> str:
         return key_of(self.name, suffix)
@@ -134,7 +127,7 @@ class RedisQueue(Queue):
             intake, raw_items, lease, poisoned = self._run(
                 "claim",
                 [
-                    worker_id, max_count, _now_arg(now_ms), self._ttl_ms,
+                    worker_id, max_count, _now_arg(now_ms), self.lease_ttl_ms,
                     secrets.token_hex(12), secrets.token_hex(12), self.intake_batch,
                     self.max_attempts, self._known_versions(), REAP_BATCH,
                 ],
@@ -176,7 +169,7 @@ class RedisQueue(Queue):
                 {"sid": verdict.space_id, "prefix": verdict.prefix, "stub": verdict.stub}
             )
         payload = records.dump({"spaces": spaces, "items": verdicts})
-        args = [intake, _now_arg(now_ms), payload, worker_id, max_count, self._ttl_ms]
+        args = [intake, _now_arg(now_ms), payload, worker_id, max_count, self.lease_ttl_ms]
         args += [secrets.token_hex(12), self._known_versions()]
         opened, failed, answered, lease = self._run("admit", args)
         if opened < 0:
@@ -233,7 +226,7 @@ class RedisQueue(Queue):
             poison_warning(record, self.name)
 
     def renew(self, lease: Lease, now_ms: int | None = None) -> bool:
-        code = self._run("renew", [lease.token, _now_arg(now_ms), self._ttl_ms])
+        code = self._run("renew", [lease.token, _now_arg(now_ms), self.lease_ttl_ms])
         return bool(code == 1)
 
     def report(

@@ -26,6 +26,8 @@ from findhash.queue.base import (
     DEFAULT_LEASE_TTL_S,
     DEFAULT_MAX_ATTEMPTS,
     DEFAULT_NAME,
+    MAX_INTAKE_ROUNDS,
+    REAP_BATCH,
     Lease,
     Queue,
     QueueCounts,
@@ -37,13 +39,12 @@ from findhash.queue.base import (
 )
 from findhash.queue.sqlite_state import Chunk, State, Tables
 from findhash.space import Space
+from findhash.targets import DEFAULT_MAX_FEASIBLE_DIGITS
 
 log = logging.getLogger(__name__)
 
 # A writer waits this long for another process's transaction before giving up.
 BUSY_TIMEOUT_S = 30.0
-REAP_BATCH = 100
-MAX_INTAKE_ROUNDS = 64
 URL_SCHEME = "sqlite://"
 # OperationalError messages that mean "try again later" rather than a defect.
 _TRANSIENT = ("locked", "busy", "unable to open", "disk i/o", "disk is full")
@@ -76,7 +77,7 @@ class SqliteQueue(Queue):
         path: str,
         name: str = DEFAULT_NAME,
         lease_ttl_s: float = DEFAULT_LEASE_TTL_S,
-        max_feasible_digits: int | None = 16,
+        max_feasible_digits: int | None = DEFAULT_MAX_FEASIBLE_DIGITS,
         *,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         intake_batch: int = DEFAULT_INTAKE_BATCH,
@@ -104,10 +105,6 @@ class SqliteQueue(Queue):
                 if statement.strip():
                     state.db.execute(statement)
         log.info("Using SQLite queue %s in %s.", name, self.path)
-
-    @property
-    def _ttl_ms(self) -> int:
-        return int(self.lease_ttl_s * 1000)
 
     @contextlib.contextmanager
     def _state(self, now_ms: int | None) -> Iterator[State]:
@@ -171,7 +168,7 @@ class SqliteQueue(Queue):
 
     def _lease(self, state: State, chunk: Chunk, worker_id: str) -> Lease:
         token = secrets.token_hex(12)
-        expires_ms = state.now_ms + self._ttl_ms
+        expires_ms = state.now_ms + self.lease_ttl_ms
         state.lease(chunk, token, worker_id, expires_ms)
         view = self._view(state, chunk.sid)
         log.debug("Leased %d candidates from %d.", chunk.count, chunk.start)
@@ -212,7 +209,7 @@ class SqliteQueue(Queue):
                 return False
             state.db.execute(
                 f"UPDATE {self.t.chunks} SET expires_ms = ? WHERE id = ?",
-                (state.now_ms + self._ttl_ms, chunk.id),
+                (state.now_ms + self.lease_ttl_ms, chunk.id),
             )
             return True
 
