@@ -7,6 +7,7 @@ import logging
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -314,12 +315,18 @@ def test_twenty_thousand_pending_items_never_make_one_script_call_long(
     assert queue.counts().processing == 20_000
 
 
-def test_lease_times_come_from_the_server_clock(harness: QueueHarness) -> None:
+def test_lease_times_come_from_the_server_clock(
+    harness: QueueHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     queue = harness.open()
     harness.rpush("babaca")
     assert harness.client is not None
     seconds, microseconds = harness.client.time()
     server_now_ms = seconds * 1000 + microseconds // 1000
+    # A worker whose clock is an hour fast must not change when its lease ends.
+    fast = time.time() + 3600
+    monkeypatch.setattr(time, "time", lambda: fast)
+    monkeypatch.setattr(time, "time_ns", lambda: int(fast * 1e9))
 
     lease = queue.claim("w", 10)
 

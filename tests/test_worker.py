@@ -78,7 +78,8 @@ def test_two_workers_share_one_hard_prefix_and_a_late_worker_joins_at_once(
     wait_for_line(tmp_path / "first.log", "Leased")
 
     late = start_worker(redis_server, tmp_path / "late.log")
-    wait_for_line(tmp_path / "late.log", "Leased")
+    # It joins the search under way at its first claim, not after the chunks leased so far.
+    wait_for_line(tmp_path / "late.log", "Leased", timeout_s=15)
 
     assert first.wait(timeout=300) == 0
     assert late.wait(timeout=300) == 0
