@@ -63,17 +63,21 @@ def test_the_redis_cli_walkthrough_completes_with_two_workers(
         assert_verified(record)
 
 
-def bounded_seven_digit_prefix() -> str:
-    """A 7-digit prefix whose first answer lies at most a few seconds of hashing in."""
+def prefix_found_seconds_in() -> str:
+    """A 9-digit prefix whose answer lies a few seconds of hashing in, and almost surely no sooner.
+
+    Nine digits make an earlier answer unlikely (about 1 in 230 over 3e8 tries), so
+    the first worker does not finish before a second one has joined.
+    """
     last_index = 300_000_000 if available_kernels()[0] != "python" else 20_000_000
     nonce = Space().nonce(last_index)
-    return hashlib.sha256(nonce.encode()).hexdigest()[:7]
+    return hashlib.sha256(nonce.encode()).hexdigest()[:9]
 
 
 def test_two_workers_share_one_hard_prefix_and_a_late_worker_joins_at_once(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    redis_server.client().rpush("job", bounded_seven_digit_prefix())
+    redis_server.client().rpush("job", prefix_found_seconds_in())
     first = start_worker(redis_server, tmp_path / "first.log")
     wait_for_line(tmp_path / "first.log", "Leased")
 
