@@ -18,9 +18,17 @@ from findhash.space import Space
 FINDHASH = [sys.executable, "-m", "findhash"]
 
 
-def findhash(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def findhash(
+    *args: str, timeout: float = 300, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run findhash as a user would, with `env` added to this process's environment."""
     return subprocess.run(
-        [*FINDHASH, *args], capture_output=True, text=True, timeout=timeout, check=False
+        [*FINDHASH, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
@@ -126,14 +134,7 @@ def test_bench_json_reports_the_measured_rate() -> None:
 
 
 def test_options_come_from_environment_variables() -> None:
-    env = {**os.environ, "FINDHASH_KERNEL": "python"}
-    finished = subprocess.run(
-        [*FINDHASH, "bench", "--json", "--seconds", "0.2"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    finished = findhash("bench", "--json", "--seconds", "0.2", env={"FINDHASH_KERNEL": "python"})
     assert json.loads(finished.stdout)["kernel"] == "python"
 
 
@@ -181,12 +182,6 @@ def wait_for_workers(state: Path, count: int, timeout_s: float = 60.0) -> None:
 
 
 def test_options_without_a_variable_of_their_own_read_one_named_after_command_and_option() -> None:
-    env = {**os.environ, "FINDHASH_BENCH_THREADS": "2", "FINDHASH_BENCH_SECONDS": "0.2"}
-    finished = subprocess.run(
-        [*FINDHASH, "bench", "--json", "--kernel", "python"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    env = {"FINDHASH_BENCH_THREADS": "2", "FINDHASH_BENCH_SECONDS": "0.2"}
+    finished = findhash("bench", "--json", "--kernel", "python", env=env)
     assert json.loads(finished.stdout)["threads"] == 2
